@@ -211,17 +211,19 @@ impl IpInfo {
     /// The 5-tuple of the packet `p` whose header this is.
     pub fn five_tuple(&self, p: &[u8]) -> FiveTuple {
         let l4 = p.get(self.header_len..self.total_len).unwrap_or(&[]);
-        let ports = if self.non_initial_fragment {
-            None
-        } else {
-            match self.protocol {
-                PROTO_TCP | PROTO_UDP | 132 | 136 => Some((be16(l4, 0), be16(l4, 2))),
-                PROTO_ICMP | PROTO_ICMPV6 => be16(l4, 0).map(|tc| (Some(tc), Some(tc))),
-                _ => None,
-            }
-            .and_then(|(a, b)| Some((a?, b?)))
-        };
+        let ports = if self.non_initial_fragment { None } else { upper_layer_ports(self.protocol, l4) };
         FiveTuple { src: self.src, dst: self.dst, protocol: self.protocol, ports }
+    }
+}
+
+/// The (source, destination) ports of an upper-layer header `l4` of protocol `protocol`; for
+/// ICMP and ICMPv6 both are type<<8|code (RFC 7296 §3.13.1). `None` for protocols without ports
+/// or a header too short to hold them.
+pub fn upper_layer_ports(protocol: u8, l4: &[u8]) -> Option<(u16, u16)> {
+    match protocol {
+        PROTO_TCP | PROTO_UDP | 132 | 136 => Some((be16(l4, 0)?, be16(l4, 2)?)),
+        PROTO_ICMP | PROTO_ICMPV6 => be16(l4, 0).map(|tc| (tc, tc)),
+        _ => None,
     }
 }
 

@@ -11,11 +11,13 @@
 pub mod aead;
 pub mod cbc;
 pub mod integ;
+pub mod kex;
 pub mod prf;
 
 pub use aead::AeadCipher;
 pub use cbc::AesCbc;
 pub use integ::Integ;
+pub use kex::{KexError, KeyExchange};
 pub use prf::Prf;
 
 /// Which implementation provides a primitive.

@@ -1,0 +1,282 @@
+//! The inbound SA: decapsulation in place (RFC 4303 §3.4) and the checks after it
+//! (RFC 4301 §5.2).
+
+use alloc::vec::Vec;
+use core::net::IpAddr;
+use core::ops::Range;
+
+use vpn_core::crypto::aead::TAG_LEN;
+use vpn_core::packet::{self, FiveTuple, PROTO_IPV4, PROTO_IPV6, PROTO_NONE};
+use vpn_core::time::Instant;
+use vpn_core::ts::{packet_matches, TrafficSelector};
+
+use crate::cipher::{EspCipher, EspKeys};
+use crate::error::{DropReason, SaError};
+use crate::framing::{parse_outer, Framing, Outer};
+use crate::lifetime::{LifetimeEvent, Usage};
+use crate::outbound::aad;
+use crate::replay::ReplayWindow;
+use crate::sa::{Mode, SaParams, UdpEncap};
+use crate::wire::{TrailerRepr, HEADER_LEN};
+
+fn any_both() -> [TrafficSelector; 2] {
+    [TrafficSelector::any_v4(), TrafficSelector::any_v6()]
+}
+
+/// A packet that was decapsulated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decapsulated {
+    /// Where the inner packet lies in the buffer: the inner IP packet in tunnel mode; in
+    /// transport mode the rebuilt IP packet ([`Framing::Ip`]) or the upper-layer payload
+    /// ([`Framing::Esp`]).
+    pub inner: Range<usize>,
+    /// The ESP next header (4 or 41 in tunnel mode, the upper-layer protocol in transport mode).
+    pub next_header: u8,
+    /// SPI of the SA that took it.
+    pub spi: u32,
+    /// The full sequence number.
+    pub seq: u64,
+    /// A lifetime limit crossed by this packet, reported once.
+    pub lifetime: Option<LifetimeEvent>,
+}
+
+/// An inbound ESP SA.
+#[derive(Debug)]
+pub struct InboundSa {
+    spi: u32,
+    cipher: EspCipher,
+    keys_desc: (&'static str, u16, &'static str),
+    mode: Mode,
+    local: IpAddr,
+    remote: IpAddr,
+    udp: Option<UdpEncap>,
+    esn: bool,
+    replay: ReplayWindow,
+    usage: Usage,
+    local_ts: Vec<TrafficSelector>,
+    remote_ts: Vec<TrafficSelector>,
+}
+
+impl InboundSa {
+    /// Build the SA from `params` (`params.spi` is the SPI we chose).
+    pub fn new(params: &SaParams) -> Result<Self, SaError> {
+        Self::new_at(params, Instant::ZERO)
+    }
+
+    /// Build the SA, counting its time lifetimes from `now`.
+    pub fn new_at(params: &SaParams, now: Instant) -> Result<Self, SaError> {
+        if params.spi == 0 {
+            return Err(SaError::ReservedSpi);
+        }
+        if params.local.is_ipv4() != params.remote.is_ipv4() {
+            return Err(SaError::FamilyMismatch);
+        }
+        Ok(InboundSa {
+            spi: params.spi,
+            cipher: EspCipher::new(params.backend, &params.keys)?,
+            keys_desc: EspKeys::describe(&params.keys),
+            mode: params.mode,
+            local: params.local,
+            remote: params.remote,
+            udp: params.udp_encap,
+            esn: params.esn,
+            replay: ReplayWindow::new(params.replay_window, params.esn)
+                .ok_or(SaError::ReplayWindowTooLarge(params.replay_window))?,
+            usage: Usage::new(now, params.lifetimes),
+            local_ts: params.local_ts.clone(),
+            remote_ts: params.remote_ts.clone(),
+        })
+    }
+
+    /// The SPI this SA receives.
+    pub fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    /// The highest sequence number received.
+    pub fn highest_seq(&self) -> u64 {
+        self.replay.highest()
+    }
+
+    /// Treat `seq` as the highest sequence number received so far (it is marked as seen). For
+    /// tests, such as ESN packets far into the sequence space.
+    pub fn set_highest_seq(&mut self, seq: u64) {
+        self.replay.accept(seq);
+    }
+
+    /// Bytes and packets received.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.usage.bytes, self.usage.packets)
+    }
+
+    /// Algorithm names: (cipher, key bits, integrity or "").
+    pub fn algorithms(&self) -> (&'static str, u16, &'static str) {
+        self.keys_desc
+    }
+
+    /// The UDP encapsulation the SA was set up with.
+    pub fn udp_encap(&self) -> Option<UdpEncap> {
+        self.udp
+    }
+
+    /// Report a time lifetime reached without traffic; call at [`InboundSa::next_deadline`].
+    pub fn poll_lifetime(&mut self, now: Instant) -> Option<LifetimeEvent> {
+        self.usage.poll(now)
+    }
+
+    /// When a time lifetime will next fire.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.usage.next_deadline()
+    }
+
+    /// Verify, decrypt and check the packet in `buf[range]` in place.
+    pub fn decapsulate(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        range: Range<usize>,
+        framing: Framing,
+    ) -> Result<Decapsulated, DropReason> {
+        let outer = parse_outer(buf, range, framing)?;
+        self.decapsulate_outer(now, buf, outer)
+    }
+
+    pub(crate) fn decapsulate_outer(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        outer: Outer,
+    ) -> Result<Decapsulated, DropReason> {
+        let esp = outer.esp.clone();
+        let iv_len = self.cipher.iv_len();
+        let icv_len = self.cipher.icv_len();
+        let pkt = buf.get(esp.clone()).ok_or(DropReason::Truncated)?;
+        // RFC 4303 §2: header, IV, at least the two trailer bytes, and the ICV.
+        if pkt.len() < HEADER_LEN + iv_len + 2 + icv_len {
+            return Err(DropReason::Truncated);
+        }
+        let spi = u32::from_be_bytes([pkt[0], pkt[1], pkt[2], pkt[3]]);
+        if spi != self.spi {
+            return Err(DropReason::UnknownSpi);
+        }
+        if self.usage.hard_expired(now) {
+            return Err(DropReason::Expired);
+        }
+        let seq_low = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        // RFC 4303 §3.4.3: the replay check comes before the ICV check.
+        let seq = self.replay.check(seq_low)?;
+        let seq_high = (seq >> 32) as u32;
+        let iv_start = esp.start + HEADER_LEN;
+        let ct = iv_start + iv_len..esp.end - icv_len;
+        if ct.len() % self.cipher.align() != 0 {
+            return Err(DropReason::Misaligned);
+        }
+        match &self.cipher {
+            EspCipher::Aead { cipher, salt } => {
+                let nonce = EspCipher::nonce(salt, &buf[iv_start..ct.start]);
+                let mut tag = [0u8; TAG_LEN];
+                tag.copy_from_slice(&buf[ct.end..esp.end]);
+                let (aad, aad_len) = aad(spi, seq_low, seq_high, self.esn);
+                cipher
+                    .open(&nonce, &aad[..aad_len], &mut buf[ct.clone()], &tag)
+                    .map_err(|_| DropReason::BadIcv)?;
+            }
+            EspCipher::CbcHmac { cbc, integ } => {
+                let hi = seq_high.to_be_bytes();
+                let parts: [&[u8]; 2] = [&buf[esp.start..ct.end], if self.esn { &hi } else { &[] }];
+                integ.verify(&parts, &buf[ct.end..esp.end]).map_err(|_| DropReason::BadIcv)?;
+                let mut iv = [0u8; 16];
+                iv.copy_from_slice(&buf[iv_start..ct.start]);
+                cbc.decrypt(&iv, &mut buf[ct.clone()]).map_err(|_| DropReason::Misaligned)?;
+            }
+        }
+        // Authentic: now the window may move (RFC 4303 §3.4.3).
+        self.replay.accept(seq);
+        let (trailer, payload_len) = TrailerRepr::parse(&buf[ct.clone()])?;
+        let payload = ct.start..ct.start + payload_len;
+        if trailer.next_header == PROTO_NONE {
+            // RFC 4303 §2.6: dummy packets are discarded silently.
+            return Err(DropReason::Dummy);
+        }
+        let inner = match self.mode {
+            Mode::Tunnel => self.check_tunnel(buf, payload, trailer.next_header)?,
+            Mode::Transport => self.check_transport(buf, payload, trailer.next_header, &outer)?,
+        };
+        let lifetime = self.usage.count(now, inner.len());
+        Ok(Decapsulated { inner, next_header: trailer.next_header, spi, seq, lifetime })
+    }
+
+    fn selectors_allow(&self, t: &FiveTuple) -> bool {
+        // Inbound traffic flows from the peer's selectors to ours (RFC 4301 §5.2 step 4);
+        // an empty set allows anything.
+        fn one(set: &[TrafficSelector]) -> Option<&[TrafficSelector]> {
+            (!set.is_empty()).then_some(set)
+        }
+        match (one(&self.remote_ts), one(&self.local_ts)) {
+            (None, None) => true,
+            (r, l) => {
+                let any = any_both();
+                packet_matches(r.unwrap_or(&any), l.unwrap_or(&any), t)
+            }
+        }
+    }
+
+    fn check_tunnel(
+        &self,
+        buf: &[u8],
+        payload: Range<usize>,
+        next_header: u8,
+    ) -> Result<Range<usize>, DropReason> {
+        let want_version = match next_header {
+            PROTO_IPV4 => 4,
+            PROTO_IPV6 => 6,
+            _ => return Err(DropReason::BadNextHeader),
+        };
+        let p = &buf[payload.clone()];
+        let info = packet::parse_ip(p).map_err(|_| DropReason::BadInnerPacket)?;
+        if info.version != want_version {
+            return Err(DropReason::BadInnerPacket);
+        }
+        // Bytes beyond the inner packet's length are TFC padding (RFC 4303 §2.7).
+        let inner = payload.start..payload.start + info.total_len;
+        if !self.selectors_allow(&info.five_tuple(p)) {
+            return Err(DropReason::SelectorMismatch);
+        }
+        Ok(inner)
+    }
+
+    fn check_transport(
+        &self,
+        buf: &mut [u8],
+        payload: Range<usize>,
+        next_header: u8,
+        outer: &Outer,
+    ) -> Result<Range<usize>, DropReason> {
+        let (src, dst) = match &outer.ip {
+            Some((_, info)) => (info.src, info.dst),
+            None => (self.remote, self.local),
+        };
+        let ports = packet::upper_layer_ports(next_header, &buf[payload.clone()]);
+        let t = FiveTuple { src, dst, protocol: next_header, ports };
+        if !self.selectors_allow(&t) {
+            return Err(DropReason::SelectorMismatch);
+        }
+        let Some((ip_start, info)) = &outer.ip else { return Ok(payload) };
+        // Rebuild the IP packet: the header moves up to the payload (RFC 4303 §3.4.4 end).
+        let hlen = info.header_len;
+        let new_start = payload.start - hlen;
+        buf.copy_within(*ip_start..ip_start + hlen, new_start);
+        buf[new_start + info.protocol_offset] = next_header;
+        let total = payload.end - new_start;
+        if info.version == 4 {
+            buf[new_start + 2..new_start + 4].copy_from_slice(&(total as u16).to_be_bytes());
+            buf[new_start + 10..new_start + 12].copy_from_slice(&[0, 0]);
+            let c = packet::checksum(0, &buf[new_start..new_start + hlen]);
+            buf[new_start + 10..new_start + 12].copy_from_slice(&c.to_be_bytes());
+        } else {
+            let pl = (total - packet::IPV6_HEADER_LEN) as u16;
+            buf[new_start + 4..new_start + 6].copy_from_slice(&pl.to_be_bytes());
+        }
+        Ok(new_start..payload.end)
+    }
+}

@@ -1,0 +1,163 @@
+//! The Security Association Database (RFC 4301 §4.4.2): inbound SAs by SPI, outbound SAs by
+//! the SPI the peer chose, and drop counters.
+
+use alloc::collections::BTreeMap;
+use core::ops::Range;
+
+use vpn_core::time::Instant;
+
+use crate::error::{DropCounters, DropReason, EncapError};
+use crate::framing::{parse_outer, Framing};
+use crate::inbound::{Decapsulated, InboundSa};
+use crate::lifetime::LifetimeEvent;
+use crate::outbound::{Encapsulated, OutboundSa};
+
+/// Inbound and outbound SAs and the counters of what was dropped.
+#[derive(Debug, Default)]
+pub struct Sad {
+    inbound: BTreeMap<u32, InboundSa>,
+    outbound: BTreeMap<u32, OutboundSa>,
+    drops: DropCounters,
+}
+
+impl Sad {
+    /// An empty SAD.
+    pub fn new() -> Self {
+        Sad::default()
+    }
+
+    /// Install an inbound SA, replacing one with the same SPI (returned).
+    pub fn insert_inbound(&mut self, sa: InboundSa) -> Option<InboundSa> {
+        self.inbound.insert(sa.spi(), sa)
+    }
+
+    /// Install an outbound SA, replacing one with the same SPI (returned).
+    pub fn insert_outbound(&mut self, sa: OutboundSa) -> Option<OutboundSa> {
+        self.outbound.insert(sa.spi(), sa)
+    }
+
+    /// Remove the inbound SA with `spi`.
+    pub fn remove_inbound(&mut self, spi: u32) -> Option<InboundSa> {
+        self.inbound.remove(&spi)
+    }
+
+    /// Remove the outbound SA with `spi`.
+    pub fn remove_outbound(&mut self, spi: u32) -> Option<OutboundSa> {
+        self.outbound.remove(&spi)
+    }
+
+    /// The inbound SA with `spi`.
+    pub fn inbound(&self, spi: u32) -> Option<&InboundSa> {
+        self.inbound.get(&spi)
+    }
+
+    /// The outbound SA with `spi`.
+    pub fn outbound(&self, spi: u32) -> Option<&OutboundSa> {
+        self.outbound.get(&spi)
+    }
+
+    /// The outbound SA with `spi`, mutably.
+    pub fn outbound_mut(&mut self, spi: u32) -> Option<&mut OutboundSa> {
+        self.outbound.get_mut(&spi)
+    }
+
+    /// All inbound SAs.
+    pub fn inbound_sas(&self) -> impl Iterator<Item = &InboundSa> {
+        self.inbound.values()
+    }
+
+    /// All outbound SAs.
+    pub fn outbound_sas(&self) -> impl Iterator<Item = &OutboundSa> {
+        self.outbound.values()
+    }
+
+    /// Counts of dropped packets by reason.
+    pub fn drops(&self) -> &DropCounters {
+        &self.drops
+    }
+
+    /// Count a drop decided outside the SAD (for example by the SPD).
+    pub fn record_drop(&mut self, reason: DropReason) {
+        self.drops.record(reason);
+    }
+
+    /// Find the SA for the packet in `buf[range]` by its SPI and decapsulate it; every drop is
+    /// counted.
+    pub fn decapsulate(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        range: Range<usize>,
+        framing: Framing,
+    ) -> Result<Decapsulated, DropReason> {
+        let r = self.decapsulate_uncounted(now, buf, range, framing);
+        if let Err(reason) = r {
+            self.drops.record(reason);
+        }
+        r
+    }
+
+    fn decapsulate_uncounted(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        range: Range<usize>,
+        framing: Framing,
+    ) -> Result<Decapsulated, DropReason> {
+        let outer = parse_outer(buf, range, framing)?;
+        let spi_bytes = buf.get(outer.esp.start..outer.esp.start + 4).ok_or(DropReason::Truncated)?;
+        let spi = u32::from_be_bytes([spi_bytes[0], spi_bytes[1], spi_bytes[2], spi_bytes[3]]);
+        if spi == 0 {
+            return Err(DropReason::ReservedSpi);
+        }
+        let sa = self.inbound.get_mut(&spi).ok_or(DropReason::UnknownSpi)?;
+        sa.decapsulate_outer(now, buf, outer)
+    }
+
+    /// Encapsulate with the outbound SA `spi`.
+    pub fn encapsulate(
+        &mut self,
+        now: Instant,
+        spi: u32,
+        buf: &mut [u8],
+        range: Range<usize>,
+        framing: Framing,
+    ) -> Result<Encapsulated, SadEncapError> {
+        let sa = self.outbound.get_mut(&spi).ok_or(SadEncapError::NoSa(spi))?;
+        sa.encapsulate(now, buf, range, framing).map_err(SadEncapError::Encap)
+    }
+
+    /// Time lifetimes reached by any SA: (is_inbound, spi, event), at most one per call.
+    pub fn poll_lifetimes(&mut self, now: Instant) -> Option<(bool, u32, LifetimeEvent)> {
+        for (spi, sa) in self.inbound.iter_mut() {
+            if let Some(e) = sa.poll_lifetime(now) {
+                return Some((true, *spi, e));
+            }
+        }
+        for (spi, sa) in self.outbound.iter_mut() {
+            if let Some(e) = sa.poll_lifetime(now) {
+                return Some((false, *spi, e));
+            }
+        }
+        None
+    }
+
+    /// The earliest time lifetime deadline of any SA.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let i = self.inbound.values().filter_map(InboundSa::next_deadline);
+        let o = self.outbound.values().filter_map(OutboundSa::next_deadline);
+        i.chain(o).min()
+    }
+}
+
+/// Why [`Sad::encapsulate`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SadEncapError {
+    /// No outbound SA with this SPI.
+    #[error("no outbound SA with SPI 0x{0:08x}")]
+    NoSa(u32),
+    /// The SA refused the packet.
+    #[error(transparent)]
+    Encap(EncapError),
+}
