@@ -29,9 +29,9 @@ impl EspKeys {
     /// Keys from their bytes, checking the lengths the algorithms need.
     pub fn new(encr: EncrAlg, encr_key: &[u8], integ: IntegAlg, integ_key: &[u8]) -> Result<Self, SaError> {
         let expected_encr: &[usize] = match encr {
-            EncrAlg::AesGcm16 => &[16 + SALT_LEN, 32 + SALT_LEN],
+            EncrAlg::AesGcm16 => &[16 + SALT_LEN, 24 + SALT_LEN, 32 + SALT_LEN],
             EncrAlg::ChaCha20Poly1305 => &[32 + SALT_LEN],
-            EncrAlg::AesCbc => &[16, 32],
+            EncrAlg::AesCbc => &[16, 24, 32],
             _ => return Err(SaError::UnsupportedAlgorithm),
         };
         if !expected_encr.contains(&encr_key.len()) {
@@ -62,9 +62,9 @@ impl EspKeys {
     pub fn encr_key_len(encr: EncrAlg, key_bits: u16) -> Option<usize> {
         let k = usize::from(key_bits / 8);
         match encr {
-            EncrAlg::AesGcm16 if k == 16 || k == 32 => Some(k + SALT_LEN),
+            EncrAlg::AesGcm16 if k == 16 || k == 24 || k == 32 => Some(k + SALT_LEN),
             EncrAlg::ChaCha20Poly1305 => Some(32 + SALT_LEN),
-            EncrAlg::AesCbc if k == 16 || k == 32 => Some(k),
+            EncrAlg::AesCbc if k == 16 || k == 24 || k == 32 => Some(k),
             _ => None,
         }
     }

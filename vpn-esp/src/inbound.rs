@@ -168,7 +168,7 @@ impl InboundSa {
         let seq_high = (seq >> 32) as u32;
         let iv_start = esp.start + HEADER_LEN;
         let ct = iv_start + iv_len..esp.end - icv_len;
-        if ct.len() % self.cipher.align() != 0 {
+        if ct.len() & (self.cipher.align() - 1) != 0 {
             return Err(DropReason::Misaligned);
         }
         match &self.cipher {

@@ -34,6 +34,8 @@ mod cipher;
 mod error;
 mod framing;
 mod inbound;
+#[cfg(test)]
+mod kat;
 pub mod lifetime;
 mod outbound;
 pub mod replay;

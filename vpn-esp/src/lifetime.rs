@@ -32,48 +32,78 @@ pub enum LifetimeEvent {
 }
 
 /// Usage of one SA against its lifetimes.
+///
+/// The packet path compares integers only: time limits are kept as absolute nanosecond
+/// deadlines, so no `Duration` is built (and no division done) per packet.
 #[derive(Debug, Clone)]
 pub(crate) struct Usage {
-    pub(crate) installed: Instant,
     pub(crate) bytes: u64,
     pub(crate) packets: u64,
     soft_reported: bool,
     hard_reported: bool,
-    pub(crate) lifetimes: Lifetimes,
+    soft: Limits,
+    hard: Limits,
 }
 
-fn reached(l: &LifetimeLimits, bytes: u64, packets: u64, age: Duration) -> bool {
-    l.bytes.is_some_and(|b| bytes >= b)
-        || l.packets.is_some_and(|p| packets >= p)
-        || l.time.is_some_and(|t| age >= t)
+/// One kind of limit as absolute thresholds (`u64::MAX`: none).
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    bytes: u64,
+    packets: u64,
+    deadline_ns: u64,
+}
+
+impl Limits {
+    fn new(l: &LifetimeLimits, installed: Instant) -> Self {
+        Limits {
+            bytes: l.bytes.unwrap_or(u64::MAX),
+            packets: l.packets.unwrap_or(u64::MAX),
+            deadline_ns: l.time.map_or(u64::MAX, |t| (installed + t).as_nanos()),
+        }
+    }
+
+    fn reached(&self, bytes: u64, packets: u64, now: Instant) -> bool {
+        bytes >= self.bytes || packets >= self.packets || now.as_nanos() >= self.deadline_ns
+    }
 }
 
 impl Usage {
     pub(crate) fn new(now: Instant, lifetimes: Lifetimes) -> Self {
-        Usage { installed: now, bytes: 0, packets: 0, soft_reported: false, hard_reported: false, lifetimes }
+        Usage {
+            bytes: 0,
+            packets: 0,
+            soft_reported: false,
+            hard_reported: false,
+            soft: Limits::new(&lifetimes.soft, now),
+            hard: Limits::new(&lifetimes.hard, now),
+        }
     }
 
     /// True when a hard limit has been reached.
+    #[inline]
     pub(crate) fn hard_expired(&self, now: Instant) -> bool {
-        reached(&self.lifetimes.hard, self.bytes, self.packets, now - self.installed)
+        self.hard.reached(self.bytes, self.packets, now)
     }
 
     /// Count a packet of `bytes` inner bytes; report a limit the first time it is crossed.
+    #[inline]
     pub(crate) fn count(&mut self, now: Instant, bytes: usize) -> Option<LifetimeEvent> {
         self.bytes = self.bytes.saturating_add(bytes as u64);
         self.packets = self.packets.saturating_add(1);
+        if self.soft_reported && self.hard_reported {
+            return None;
+        }
         self.poll(now)
     }
 
     /// Report a limit reached by time alone (or by earlier counting) that was not reported yet.
     pub(crate) fn poll(&mut self, now: Instant) -> Option<LifetimeEvent> {
-        let age = now - self.installed;
-        if !self.hard_reported && reached(&self.lifetimes.hard, self.bytes, self.packets, age) {
+        if !self.hard_reported && self.hard.reached(self.bytes, self.packets, now) {
             self.hard_reported = true;
             self.soft_reported = true;
             return Some(LifetimeEvent::Hard);
         }
-        if !self.soft_reported && reached(&self.lifetimes.soft, self.bytes, self.packets, age) {
+        if !self.soft_reported && self.soft.reached(self.bytes, self.packets, now) {
             self.soft_reported = true;
             return Some(LifetimeEvent::Soft);
         }
@@ -92,9 +122,11 @@ impl Usage {
 
     /// The next instant at which a time limit will fire, if any is pending.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let soft = (!self.soft_reported).then_some(self.lifetimes.soft.time).flatten();
-        let hard = (!self.hard_reported).then_some(self.lifetimes.hard.time).flatten();
-        [soft, hard].into_iter().flatten().map(|d| self.installed + d).min()
+        let soft =
+            (!self.soft_reported && self.soft.deadline_ns != u64::MAX).then_some(self.soft.deadline_ns);
+        let hard =
+            (!self.hard_reported && self.hard.deadline_ns != u64::MAX).then_some(self.hard.deadline_ns);
+        [soft, hard].into_iter().flatten().min().map(Instant::from_nanos)
     }
 }
 

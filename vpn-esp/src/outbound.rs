@@ -44,17 +44,17 @@ pub struct OutboundSa {
     usage: Usage,
 }
 
-struct Layout {
+pub(crate) struct Layout {
     /// Where the output starts (outer headers or ESP header).
-    out_start: usize,
+    pub(crate) out_start: usize,
     /// Where the ESP header starts.
-    esp_start: usize,
+    pub(crate) esp_start: usize,
     /// The plaintext payload to protect.
-    payload: Range<usize>,
-    next_header: u8,
-    pad: u8,
+    pub(crate) payload: Range<usize>,
+    pub(crate) next_header: u8,
+    pub(crate) pad: u8,
     /// Transport mode with [`Framing::Ip`]: the original IP header to move and its protocol byte.
-    moved_header: Option<(Range<usize>, usize)>,
+    pub(crate) moved_header: Option<(Range<usize>, usize)>,
 }
 
 impl OutboundSa {
@@ -226,15 +226,30 @@ impl OutboundSa {
         }
         let seq = self.next_seq()?;
         let l = self.layout(buf, range, framing)?;
+        let end = l.payload.end + usize::from(l.pad) + 2 + self.cipher.icv_len();
+        if end > buf.len() {
+            let (head, _) = self.overhead(framing);
+            return Err(EncapError::BufferTooSmall { headroom: head, tailroom: end - l.payload.end });
+        }
+        self.seal(now, buf, l, seq, framing, None)
+    }
+
+    /// Write padding, trailer, ESP header and IV, encrypt, and add outer headers, for a layout
+    /// whose space was checked. `iv` overrides the IV (known-answer tests only).
+    pub(crate) fn seal(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        l: Layout,
+        seq: u64,
+        framing: Framing,
+        iv_override: Option<&[u8]>,
+    ) -> Result<Encapsulated, EncapError> {
         let iv_len = self.cipher.iv_len();
         let icv_len = self.cipher.icv_len();
         let ct_start = l.esp_start + HEADER_LEN + iv_len;
         let ct_end = l.payload.end + usize::from(l.pad) + 2;
         let end = ct_end + icv_len;
-        if end > buf.len() {
-            let (head, _) = self.overhead(framing);
-            return Err(EncapError::BufferTooSmall { headroom: head, tailroom: end - l.payload.end });
-        }
         // From here on nothing can fail: the buffer is written.
         if let Some((hdr, proto_off)) = &l.moved_header {
             // Transport mode (RFC 4303 §3.1.1): the IP header moves in front of ESP.
@@ -254,7 +269,10 @@ impl OutboundSa {
         match &self.cipher {
             EspCipher::Aead { cipher, salt } => {
                 // RFC 4106 §3.1: the IV must not repeat under a key; the sequence number never does.
-                let iv = seq.to_be_bytes();
+                let mut iv = seq.to_be_bytes();
+                if let Some(o) = iv_override {
+                    iv.copy_from_slice(o);
+                }
                 buf[l.esp_start + 8..ct_start].copy_from_slice(&iv);
                 let (aad, aad_len) = aad(self.spi, seq_low, seq_high, self.esn);
                 let nonce = EspCipher::nonce(salt, &iv);
@@ -271,6 +289,9 @@ impl OutboundSa {
                 iv[8..].copy_from_slice(&seq.to_be_bytes());
                 iv[..4].copy_from_slice(&self.spi.to_be_bytes());
                 cbc.encrypt_block(&mut iv);
+                if let Some(o) = iv_override {
+                    iv.copy_from_slice(o);
+                }
                 buf[l.esp_start + 8..ct_start].copy_from_slice(&iv);
                 cbc.encrypt(&iv, &mut buf[ct_start..ct_end]).map_err(EncapError::Crypto)?;
                 let (authed, icv) = buf[l.esp_start..end].split_at_mut(ct_end - l.esp_start);

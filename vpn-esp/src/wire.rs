@@ -174,10 +174,12 @@ impl TrailerRepr {
         buf[n - 1] = self.next_header;
     }
 
-    /// Padding needed after `payload_len` bytes so payload, padding and trailer end on `align`.
+    /// Padding needed after `payload_len` bytes so payload, padding and trailer end on `align`,
+    /// a power of two up to 256 (RFC 4303 §2.4).
+    #[inline]
     pub fn pad_for(payload_len: usize, align: usize) -> u8 {
-        let r = (payload_len + 2) % align;
-        (if r == 0 { 0 } else { align - r }) as u8
+        debug_assert!(align.is_power_of_two() && align <= 256);
+        (payload_len.wrapping_add(2).wrapping_neg() & (align - 1)) as u8
     }
 }
 

@@ -2,7 +2,7 @@
 //! place: AES-GCM-16 (RFC 4106, RFC 5282) and ChaCha20-Poly1305 (RFC 7634).
 
 use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
 
 use super::{Backend, CryptoError};
@@ -13,6 +13,9 @@ pub const TAG_LEN: usize = 16;
 /// Length of the AEAD nonce (salt || IV, RFC 4106 §4, RFC 7634 §2).
 pub const NONCE_LEN: usize = 12;
 
+/// AES-192-GCM with a 12-byte nonce (RFC 4106 allows 192-bit keys).
+pub type Aes192Gcm = AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
+
 /// A keyed AEAD cipher.
 ///
 /// Variants differ in size; one lives per SA, and boxing would add a pointer chase per packet.
@@ -21,6 +24,8 @@ pub const NONCE_LEN: usize = 12;
 pub enum AeadCipher {
     /// AES-128-GCM, RustCrypto.
     Aes128Gcm(Aes128Gcm),
+    /// AES-192-GCM, RustCrypto (also used by the `ring` backend, which lacks it).
+    Aes192Gcm(Aes192Gcm),
     /// AES-256-GCM, RustCrypto.
     Aes256Gcm(Aes256Gcm),
     /// ChaCha20-Poly1305, RustCrypto.
@@ -34,6 +39,7 @@ impl core::fmt::Debug for AeadCipher {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             AeadCipher::Aes128Gcm(_) => "AeadCipher(aes128gcm16, [redacted])",
+            AeadCipher::Aes192Gcm(_) => "AeadCipher(aes192gcm16, [redacted])",
             AeadCipher::Aes256Gcm(_) => "AeadCipher(aes256gcm16, [redacted])",
             AeadCipher::ChaCha20Poly1305(_) => "AeadCipher(chacha20poly1305, [redacted])",
             #[cfg(feature = "ring")]
@@ -51,6 +57,9 @@ impl AeadCipher {
                 (EncrAlg::AesGcm16, 16) => {
                     Ok(AeadCipher::Aes128Gcm(Aes128Gcm::new_from_slice(key).map_err(|_| bad)?))
                 }
+                (EncrAlg::AesGcm16, 24) => {
+                    Ok(AeadCipher::Aes192Gcm(Aes192Gcm::new_from_slice(key).map_err(|_| bad)?))
+                }
                 (EncrAlg::AesGcm16, 32) => {
                     Ok(AeadCipher::Aes256Gcm(Aes256Gcm::new_from_slice(key).map_err(|_| bad)?))
                 }
@@ -63,6 +72,8 @@ impl AeadCipher {
             #[cfg(feature = "ring")]
             Backend::Ring => {
                 let a = match (alg, key.len()) {
+                    // ring has no AES-192: RustCrypto serves it.
+                    (EncrAlg::AesGcm16, 24) => return AeadCipher::new(Backend::RustCrypto, alg, key),
                     (EncrAlg::AesGcm16, 16) => &ring::aead::AES_128_GCM,
                     (EncrAlg::AesGcm16, 32) => &ring::aead::AES_256_GCM,
                     (EncrAlg::ChaCha20Poly1305, 32) => &ring::aead::CHACHA20_POLY1305,
@@ -86,6 +97,7 @@ impl AeadCipher {
         let n = aes_gcm::Nonce::from_slice(nonce);
         let t = match self {
             AeadCipher::Aes128Gcm(c) => c.encrypt_in_place_detached(n, aad, buf),
+            AeadCipher::Aes192Gcm(c) => c.encrypt_in_place_detached(n, aad, buf),
             AeadCipher::Aes256Gcm(c) => c.encrypt_in_place_detached(n, aad, buf),
             AeadCipher::ChaCha20Poly1305(c) => c.encrypt_in_place_detached(n, aad, buf),
             #[cfg(feature = "ring")]
@@ -118,6 +130,7 @@ impl AeadCipher {
         let t = aes_gcm::Tag::from_slice(tag);
         match self {
             AeadCipher::Aes128Gcm(c) => c.decrypt_in_place_detached(n, aad, buf, t),
+            AeadCipher::Aes192Gcm(c) => c.decrypt_in_place_detached(n, aad, buf, t),
             AeadCipher::Aes256Gcm(c) => c.decrypt_in_place_detached(n, aad, buf, t),
             AeadCipher::ChaCha20Poly1305(c) => c.decrypt_in_place_detached(n, aad, buf, t),
             #[cfg(feature = "ring")]

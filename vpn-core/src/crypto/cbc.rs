@@ -1,7 +1,7 @@
 //! AES-CBC encryption in place (RFC 3602), with the key schedule computed once per SA.
 
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
-use aes::{Aes128, Aes256};
+use aes::{Aes128, Aes192, Aes256};
 
 use super::CryptoError;
 
@@ -15,6 +15,8 @@ pub const BLOCK_LEN: usize = 16;
 pub enum AesCbc {
     /// AES-128.
     Aes128(Aes128),
+    /// AES-192.
+    Aes192(Aes192),
     /// AES-256.
     Aes256(Aes256),
 }
@@ -35,11 +37,12 @@ fn blocks(buf: &mut [u8]) -> Result<&mut [aes::Block], CryptoError> {
 }
 
 impl AesCbc {
-    /// Key AES-CBC with a 16- or 32-byte key.
+    /// Key AES-CBC with a 16-, 24- or 32-byte key.
     pub fn new(key: &[u8]) -> Result<Self, CryptoError> {
         let bad = CryptoError::BadKeyLength { got: key.len() };
         match key.len() {
             16 => Ok(AesCbc::Aes128(Aes128::new_from_slice(key).map_err(|_| bad)?)),
+            24 => Ok(AesCbc::Aes192(Aes192::new_from_slice(key).map_err(|_| bad)?)),
             32 => Ok(AesCbc::Aes256(Aes256::new_from_slice(key).map_err(|_| bad)?)),
             _ => Err(bad),
         }
@@ -51,6 +54,7 @@ impl AesCbc {
         let iv = aes::cipher::generic_array::GenericArray::from_slice(iv);
         match self {
             AesCbc::Aes128(c) => cbc::Encryptor::<Aes128>::inner_iv_init(c.clone(), iv).encrypt_blocks_mut(b),
+            AesCbc::Aes192(c) => cbc::Encryptor::<Aes192>::inner_iv_init(c.clone(), iv).encrypt_blocks_mut(b),
             AesCbc::Aes256(c) => cbc::Encryptor::<Aes256>::inner_iv_init(c.clone(), iv).encrypt_blocks_mut(b),
         }
         Ok(())
@@ -62,6 +66,7 @@ impl AesCbc {
         let iv = aes::cipher::generic_array::GenericArray::from_slice(iv);
         match self {
             AesCbc::Aes128(c) => cbc::Decryptor::<Aes128>::inner_iv_init(c.clone(), iv).decrypt_blocks_mut(b),
+            AesCbc::Aes192(c) => cbc::Decryptor::<Aes192>::inner_iv_init(c.clone(), iv).decrypt_blocks_mut(b),
             AesCbc::Aes256(c) => cbc::Decryptor::<Aes256>::inner_iv_init(c.clone(), iv).decrypt_blocks_mut(b),
         }
         Ok(())
@@ -73,6 +78,7 @@ impl AesCbc {
         let b = aes::Block::from_mut_slice(block);
         match self {
             AesCbc::Aes128(c) => c.encrypt_block(b),
+            AesCbc::Aes192(c) => c.encrypt_block(b),
             AesCbc::Aes256(c) => c.encrypt_block(b),
         }
     }

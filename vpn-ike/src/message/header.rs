@@ -170,8 +170,14 @@ mod tests {
     fn peek_rejects_bad_headers() {
         assert_eq!(Header::peek(&raw(0x31, 28)), Err(DecodeError::InvalidMajorVersion(3)));
         assert_eq!(Header::peek(&raw(0x10, 28)), Err(DecodeError::InvalidMajorVersion(1)));
-        assert_eq!(Header::peek(&raw(0x20, 29)), Err(DecodeError::MessageLength { header: 29, datagram: 28 }));
-        assert_eq!(Header::peek(&raw(0x20, 27)), Err(DecodeError::MessageLength { header: 27, datagram: 28 }));
+        assert_eq!(
+            Header::peek(&raw(0x20, 29)),
+            Err(DecodeError::MessageLength { header: 29, datagram: 28 })
+        );
+        assert_eq!(
+            Header::peek(&raw(0x20, 27)),
+            Err(DecodeError::MessageLength { header: 27, datagram: 28 })
+        );
         assert_eq!(Header::peek(&raw(0x20, 28)[..27]), Err(DecodeError::Truncated));
         assert_eq!(Header::peek(&[]), Err(DecodeError::Truncated));
     }

@@ -429,7 +429,10 @@ impl Message {
     /// Decodes one datagram (RFC 7296 §3). The header's Length must equal `datagram.len()`.
     pub fn decode(datagram: &[u8], limits: &Limits) -> Result<Message, DecodeError> {
         if datagram.len() > limits.max_message_size {
-            return Err(DecodeError::MessageTooLarge { length: datagram.len(), max: limits.max_message_size });
+            return Err(DecodeError::MessageTooLarge {
+                length: datagram.len(),
+                max: limits.max_message_size,
+            });
         }
         let (header, first) = Header::peek(datagram)?;
         let chain = datagram.get(HEADER_LEN..).unwrap_or_default();

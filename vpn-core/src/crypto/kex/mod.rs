@@ -10,6 +10,7 @@ mod modp;
 
 use crate::alg::KeGroup;
 use crate::secret::SecretVec;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use rand_core::CryptoRngCore;
@@ -72,7 +73,8 @@ enum Private {
     Curve25519(x25519_dalek::StaticSecret),
     Ecp256(p256::SecretKey),
     Ecp384(p384::SecretKey),
-    Modp2048(modp::Exponent),
+    /// Boxed: 256 bytes, next to at most 48 for the curves.
+    Modp2048(Box<modp::Exponent>),
 }
 
 /// One side of a key exchange: the group, the private value (zeroized on drop) and the public value.
@@ -89,7 +91,7 @@ impl KeyExchange {
             KeGroup::Curve25519 => Private::Curve25519(curve25519::generate(rng)?),
             KeGroup::Ecp256 => Private::Ecp256(ecp::generate(rng)?),
             KeGroup::Ecp384 => Private::Ecp384(ecp::generate(rng)?),
-            KeGroup::Modp2048 => Private::Modp2048(modp::Exponent::generate(rng)?),
+            KeGroup::Modp2048 => Private::Modp2048(Box::new(modp::Exponent::generate(rng)?)),
             other => return Err(KexError::UnsupportedGroup(other)),
         };
         Ok(Self::with_private(group, private))
@@ -105,7 +107,7 @@ impl KeyExchange {
             KeGroup::Curve25519 => Private::Curve25519(curve25519::from_private(private)?),
             KeGroup::Ecp256 => Private::Ecp256(ecp::from_private(private)?),
             KeGroup::Ecp384 => Private::Ecp384(ecp::from_private(private)?),
-            KeGroup::Modp2048 => Private::Modp2048(modp::Exponent::from_be_bytes(private)?),
+            KeGroup::Modp2048 => Private::Modp2048(Box::new(modp::Exponent::from_be_bytes(private)?)),
             other => return Err(KexError::UnsupportedGroup(other)),
         };
         Ok(Self::with_private(group, private))
@@ -149,7 +151,10 @@ impl KeyExchange {
 
 impl fmt::Debug for KeyExchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyExchange").field("group", &self.group).field("private", &"[redacted]").finish()
+        f.debug_struct("KeyExchange")
+            .field("group", &self.group)
+            .field("private", &format_args!("[redacted]"))
+            .finish()
     }
 }
 
