@@ -103,6 +103,37 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([s[0], s[1]]))
 }
 
+/// The length the IP header at the start of `packet` gives the packet, after checking the version,
+/// the IPv4 header length and that the packet holds that many bytes; no addresses are read.
+/// The cheap check for paths that need only the length (an inner packet with no selectors).
+#[inline]
+pub fn packet_len(packet: &[u8]) -> Result<usize, PacketError> {
+    let first = *packet.first().ok_or(PacketError::Truncated { needed: 1, got: 0 })?;
+    let (total, min) = match first >> 4 {
+        4 => {
+            let h = packet
+                .get(..IPV4_HEADER_LEN)
+                .ok_or(PacketError::Truncated { needed: IPV4_HEADER_LEN, got: packet.len() })?;
+            let ihl = usize::from(first & 0x0f) * 4;
+            if ihl < IPV4_HEADER_LEN || ihl > packet.len() {
+                return Err(PacketError::BadHeaderLength(ihl));
+            }
+            (usize::from(u16::from_be_bytes([h[2], h[3]])), ihl)
+        }
+        6 => {
+            let h = packet
+                .get(..IPV6_HEADER_LEN)
+                .ok_or(PacketError::Truncated { needed: IPV6_HEADER_LEN, got: packet.len() })?;
+            (IPV6_HEADER_LEN + usize::from(u16::from_be_bytes([h[4], h[5]])), IPV6_HEADER_LEN)
+        }
+        v => return Err(PacketError::BadVersion(v)),
+    };
+    if total < min || total > packet.len() {
+        return Err(PacketError::LengthMismatch { field: total, present: packet.len() });
+    }
+    Ok(total)
+}
+
 /// Parse the IP header at the start of `packet`, checking every length.
 pub fn parse_ip(packet: &[u8]) -> Result<IpInfo, PacketError> {
     let first = *packet.first().ok_or(PacketError::Truncated { needed: 1, got: 0 })?;
@@ -332,6 +363,24 @@ mod tests {
         // An extension header running past the payload is refused.
         p[41] = 5;
         assert!(matches!(parse_ip(&p), Err(PacketError::Truncated { .. })));
+    }
+
+    #[test]
+    fn packet_len_agrees_with_parse_ip() {
+        let p = ipv4_udp();
+        assert_eq!(packet_len(&p), Ok(28));
+        assert_eq!(packet_len(&p[..27]), Err(PacketError::LengthMismatch { field: 28, present: 27 }));
+        let mut q = p;
+        q[0] = 0x46;
+        assert_eq!(packet_len(&q), Ok(28)); // a 24-byte header with options still fits
+        q[2..4].copy_from_slice(&10u16.to_be_bytes());
+        assert!(packet_len(&q).is_err());
+        assert_eq!(packet_len(&[0x60; 10]), Err(PacketError::Truncated { needed: 40, got: 10 }));
+        assert_eq!(packet_len(&[0x70]), Err(PacketError::BadVersion(7)));
+        // Every prefix of every length: same verdict as the full parser.
+        for n in 0..=p.len() {
+            assert_eq!(packet_len(&p[..n]).is_ok(), parse_ip(&p[..n]).is_ok(), "prefix {n}");
+        }
     }
 
     #[test]

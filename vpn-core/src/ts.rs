@@ -284,6 +284,108 @@ pub fn packet_matches(src_side: &[TrafficSelector], dst_side: &[TrafficSelector]
         && dst_side.iter().any(|d| d.contains_addr(t.dst) && d.matches_proto_port(t.protocol, dp))
 }
 
+/// A set of selectors compiled for the packet path: integer ranges per family, matched against
+/// a packet's header bytes without building addresses. An empty set matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectorSet {
+    v4: Vec<Compiled<u32>>,
+    v6: Vec<Compiled<u128>>,
+    any: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Compiled<A> {
+    start: A,
+    end: A,
+    proto: u8,
+    ports: (u16, u16),
+}
+
+impl<A: PartialOrd + Copy> Compiled<A> {
+    #[inline]
+    fn matches(&self, a: A, proto: u8, port: Option<u16>) -> bool {
+        if a < self.start || a > self.end || (self.proto != 0 && self.proto != proto) {
+            return false;
+        }
+        match (self.ports, port) {
+            ((0, 0xffff), _) => true,
+            ((0xffff, 0), p) => p.is_none(),
+            ((lo, hi), Some(p)) => lo <= p && p <= hi,
+            (_, None) => false,
+        }
+    }
+}
+
+impl SelectorSet {
+    /// Compile `set` (empty: match everything).
+    pub fn new(set: &[TrafficSelector]) -> Self {
+        let mut s = SelectorSet { any: set.is_empty(), ..Default::default() };
+        for ts in set {
+            let ports = (ts.start_port, ts.end_port);
+            match (key(ts.start_addr), key(ts.end_addr)) {
+                ((4, a), (_, b)) => {
+                    s.v4.push(Compiled { start: a as u32, end: b as u32, proto: ts.ip_proto, ports })
+                }
+                ((_, a), (_, b)) => s.v6.push(Compiled { start: a, end: b, proto: ts.ip_proto, ports }),
+            }
+        }
+        s
+    }
+
+    /// True when the set is empty and so matches everything.
+    pub fn is_any(&self) -> bool {
+        self.any
+    }
+
+    /// True when an IPv4 address with this protocol and port is in the set.
+    #[inline]
+    pub fn matches_v4(&self, addr: u32, proto: u8, port: Option<u16>) -> bool {
+        self.any || self.v4.iter().any(|c| c.matches(addr, proto, port))
+    }
+
+    /// True when an IPv6 address with this protocol and port is in the set.
+    #[inline]
+    pub fn matches_v6(&self, addr: u128, proto: u8, port: Option<u16>) -> bool {
+        self.any || self.v6.iter().any(|c| c.matches(addr, proto, port))
+    }
+
+    /// True when `addr` with this protocol and port is in the set.
+    pub fn matches(&self, addr: IpAddr, proto: u8, port: Option<u16>) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.matches_v4(u32::from(a), proto, port),
+            IpAddr::V6(a) => self.matches_v6(u128::from(a), proto, port),
+        }
+    }
+
+    /// True when a packet with this 5-tuple goes from `src_side` to `dst_side`
+    /// (RFC 4301 §4.4.1), as [`packet_matches`] decides.
+    pub fn packet_matches(src_side: &SelectorSet, dst_side: &SelectorSet, t: &FiveTuple) -> bool {
+        let (sp, dp) = match t.ports {
+            Some((s, d)) => (Some(s), Some(d)),
+            None => (None, None),
+        };
+        src_side.matches(t.src, t.protocol, sp) && dst_side.matches(t.dst, t.protocol, dp)
+    }
+
+    /// Check an IPv4 packet straight from its header bytes: source in `src_side`, destination in
+    /// `dst_side`. `None` when the header is too short to tell (the caller validated lengths).
+    #[inline]
+    pub fn ipv4_packet_matches(src_side: &SelectorSet, dst_side: &SelectorSet, p: &[u8]) -> Option<bool> {
+        let h = p.get(..20)?;
+        let ihl = usize::from(h[0] & 0x0f) * 4;
+        let proto = h[9];
+        let src = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+        let dst = u32::from_be_bytes([h[16], h[17], h[18], h[19]]);
+        let non_initial = u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0;
+        let ports = if non_initial { None } else { crate::packet::upper_layer_ports(proto, p.get(ihl..)?) };
+        let (sp, dp) = match ports {
+            Some((s, d)) => (Some(s), Some(d)),
+            None => (None, None),
+        };
+        Some(src_side.matches_v4(src, proto, sp) && dst_side.matches_v4(dst, proto, dp))
+    }
+}
+
 fn proto_name(p: u8) -> Option<&'static str> {
     Some(match p {
         PROTO_ICMP => "icmp",
@@ -451,6 +553,35 @@ mod tests {
         t.ports = Some((40000, 80));
         t.dst = "10.3.0.1".parse().unwrap();
         assert!(!packet_matches(&local, &remote, &t));
+    }
+
+    #[test]
+    fn compiled_sets_agree_with_packet_matches() {
+        let local = [ts("10.1.0.0/24"), ts("fd00:1::/64[udp]")];
+        let remote = [ts("10.2.0.0/24[tcp/80]"), ts("10.3.0.1"), ts("fd00:2::/64[udp/53]")];
+        let (l, r) = (SelectorSet::new(&local), SelectorSet::new(&remote));
+        let addrs = ["10.1.0.5", "10.2.0.9", "10.3.0.1", "10.3.0.2", "fd00:1::1", "fd00:2::1", "::1"];
+        for src in addrs {
+            for dst in addrs {
+                for protocol in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
+                    for ports in [None, Some((1000, 80)), Some((1000, 53)), Some((80, 81))] {
+                        let t = FiveTuple {
+                            src: src.parse().unwrap(),
+                            dst: dst.parse().unwrap(),
+                            protocol,
+                            ports,
+                        };
+                        assert_eq!(
+                            SelectorSet::packet_matches(&l, &r, &t),
+                            packet_matches(&local, &remote, &t),
+                            "{t:?}"
+                        );
+                    }
+                }
+            }
+        }
+        let any = SelectorSet::new(&[]);
+        assert!(any.is_any() && any.matches("1.2.3.4".parse().unwrap(), 6, None));
     }
 
     #[test]

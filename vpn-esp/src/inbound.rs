@@ -1,27 +1,22 @@
 //! The inbound SA: decapsulation in place (RFC 4303 §3.4) and the checks after it
 //! (RFC 4301 §5.2).
 
-use alloc::vec::Vec;
 use core::net::IpAddr;
 use core::ops::Range;
 
 use vpn_core::crypto::aead::TAG_LEN;
-use vpn_core::packet::{self, FiveTuple, PROTO_IPV4, PROTO_IPV6, PROTO_NONE};
+use vpn_core::packet::{self, FiveTuple, IpInfo, PROTO_IPV4, PROTO_IPV6, PROTO_NONE};
 use vpn_core::time::Instant;
-use vpn_core::ts::{packet_matches, TrafficSelector};
+use vpn_core::ts::SelectorSet;
 
 use crate::cipher::{EspCipher, EspKeys};
 use crate::error::{DropReason, SaError};
-use crate::framing::{parse_outer, Framing, Outer};
+use crate::framing::{parse_outer, Framing};
 use crate::lifetime::{LifetimeEvent, Usage};
 use crate::outbound::aad;
 use crate::replay::ReplayWindow;
 use crate::sa::{Mode, SaParams, UdpEncap};
 use crate::wire::{TrailerRepr, HEADER_LEN};
-
-fn any_both() -> [TrafficSelector; 2] {
-    [TrafficSelector::any_v4(), TrafficSelector::any_v6()]
-}
 
 /// A packet that was decapsulated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +48,8 @@ pub struct InboundSa {
     esn: bool,
     replay: ReplayWindow,
     usage: Usage,
-    local_ts: Vec<TrafficSelector>,
-    remote_ts: Vec<TrafficSelector>,
+    local_ts: SelectorSet,
+    remote_ts: SelectorSet,
 }
 
 impl InboundSa {
@@ -83,8 +78,8 @@ impl InboundSa {
             replay: ReplayWindow::new(params.replay_window, params.esn)
                 .ok_or(SaError::ReplayWindowTooLarge(params.replay_window))?,
             usage: Usage::new(now, params.lifetimes),
-            local_ts: params.local_ts.clone(),
-            remote_ts: params.remote_ts.clone(),
+            local_ts: SelectorSet::new(&params.local_ts),
+            remote_ts: SelectorSet::new(&params.remote_ts),
         })
     }
 
@@ -137,17 +132,24 @@ impl InboundSa {
         range: Range<usize>,
         framing: Framing,
     ) -> Result<Decapsulated, DropReason> {
-        let outer = parse_outer(buf, range, framing)?;
-        self.decapsulate_outer(now, buf, outer)
+        match framing {
+            Framing::Esp => self.decapsulate_esp(now, buf, range, None),
+            Framing::Ip => {
+                let outer = parse_outer(buf, range, framing)?;
+                self.decapsulate_esp(now, buf, outer.esp, outer.ip.as_ref())
+            }
+        }
     }
 
-    pub(crate) fn decapsulate_outer(
+    /// Decapsulate the ESP packet at `buf[esp]`; `ip` is the outer IP header when the buffer
+    /// holds whole IP packets.
+    pub(crate) fn decapsulate_esp(
         &mut self,
         now: Instant,
         buf: &mut [u8],
-        outer: Outer,
+        esp: Range<usize>,
+        ip: Option<&(usize, IpInfo)>,
     ) -> Result<Decapsulated, DropReason> {
-        let esp = outer.esp.clone();
         let iv_len = self.cipher.iv_len();
         let icv_len = self.cipher.icv_len();
         let pkt = buf.get(esp.clone()).ok_or(DropReason::Truncated)?;
@@ -200,25 +202,15 @@ impl InboundSa {
         }
         let inner = match self.mode {
             Mode::Tunnel => self.check_tunnel(buf, payload, trailer.next_header)?,
-            Mode::Transport => self.check_transport(buf, payload, trailer.next_header, &outer)?,
+            Mode::Transport => self.check_transport(buf, payload, trailer.next_header, ip)?,
         };
         let lifetime = self.usage.count(now, inner.len());
         Ok(Decapsulated { inner, next_header: trailer.next_header, spi, seq, lifetime })
     }
 
     fn selectors_allow(&self, t: &FiveTuple) -> bool {
-        // Inbound traffic flows from the peer's selectors to ours (RFC 4301 §5.2 step 4);
-        // an empty set allows anything.
-        fn one(set: &[TrafficSelector]) -> Option<&[TrafficSelector]> {
-            (!set.is_empty()).then_some(set)
-        }
-        match (one(&self.remote_ts), one(&self.local_ts)) {
-            (None, None) => true,
-            (r, l) => {
-                let any = any_both();
-                packet_matches(r.unwrap_or(&any), l.unwrap_or(&any), t)
-            }
-        }
+        // Inbound traffic flows from the peer's selectors to ours (RFC 4301 §5.2 step 4).
+        SelectorSet::packet_matches(&self.remote_ts, &self.local_ts, t)
     }
 
     fn check_tunnel(
@@ -233,13 +225,21 @@ impl InboundSa {
             _ => return Err(DropReason::BadNextHeader),
         };
         let p = &buf[payload.clone()];
-        let info = packet::parse_ip(p).map_err(|_| DropReason::BadInnerPacket)?;
-        if info.version != want_version {
+        if p.first().map(|b| b >> 4) != Some(want_version) {
             return Err(DropReason::BadInnerPacket);
         }
         // Bytes beyond the inner packet's length are TFC padding (RFC 4303 §2.7).
-        let inner = payload.start..payload.start + info.total_len;
-        if !self.selectors_allow(&info.five_tuple(p)) {
+        let total = packet::packet_len(p).map_err(|_| DropReason::BadInnerPacket)?;
+        let inner = payload.start..payload.start + total;
+        let allowed = if self.local_ts.is_any() && self.remote_ts.is_any() {
+            true
+        } else if want_version == 4 {
+            SelectorSet::ipv4_packet_matches(&self.remote_ts, &self.local_ts, &p[..total]).unwrap_or(false)
+        } else {
+            let info = packet::parse_ip(p).map_err(|_| DropReason::BadInnerPacket)?;
+            self.selectors_allow(&info.five_tuple(p))
+        };
+        if !allowed {
             return Err(DropReason::SelectorMismatch);
         }
         Ok(inner)
@@ -250,9 +250,9 @@ impl InboundSa {
         buf: &mut [u8],
         payload: Range<usize>,
         next_header: u8,
-        outer: &Outer,
+        ip: Option<&(usize, IpInfo)>,
     ) -> Result<Range<usize>, DropReason> {
-        let (src, dst) = match &outer.ip {
+        let (src, dst) = match ip {
             Some((_, info)) => (info.src, info.dst),
             None => (self.remote, self.local),
         };
@@ -261,7 +261,7 @@ impl InboundSa {
         if !self.selectors_allow(&t) {
             return Err(DropReason::SelectorMismatch);
         }
-        let Some((ip_start, info)) = &outer.ip else { return Ok(payload) };
+        let Some((ip_start, info)) = ip else { return Ok(payload) };
         // Rebuild the IP packet: the header moves up to the payload (RFC 4303 §3.4.4 end).
         let hlen = info.header_len;
         let new_start = payload.start - hlen;
