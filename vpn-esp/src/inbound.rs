@@ -1,7 +1,6 @@
 //! The inbound SA: decapsulation in place (RFC 4303 §3.4) and the checks after it
 //! (RFC 4301 §5.2).
 
-use core::net::IpAddr;
 use core::ops::Range;
 
 use vpn_core::crypto::aead::TAG_LEN;
@@ -9,13 +8,13 @@ use vpn_core::packet::{self, FiveTuple, IpInfo, PROTO_IPV4, PROTO_IPV6, PROTO_NO
 use vpn_core::time::Instant;
 use vpn_core::ts::SelectorSet;
 
-use crate::cipher::{EspCipher, EspKeys};
+use crate::cipher::EspCipher;
 use crate::error::{DropReason, SaError};
 use crate::framing::{parse_outer, Framing};
-use crate::lifetime::{LifetimeEvent, Usage};
+use crate::lifetime::LifetimeEvent;
 use crate::outbound::aad;
 use crate::replay::ReplayWindow;
-use crate::sa::{Mode, SaParams, UdpEncap};
+use crate::sa::{Mode, SaCore, SaParams, UdpEncap};
 use crate::wire::{TrailerRepr, HEADER_LEN};
 
 /// A packet that was decapsulated.
@@ -38,16 +37,8 @@ pub struct Decapsulated {
 /// An inbound ESP SA.
 #[derive(Debug)]
 pub struct InboundSa {
-    spi: u32,
-    cipher: EspCipher,
-    keys_desc: (&'static str, u16, &'static str),
-    mode: Mode,
-    local: IpAddr,
-    remote: IpAddr,
-    udp: Option<UdpEncap>,
-    esn: bool,
+    core: SaCore,
     replay: ReplayWindow,
-    usage: Usage,
     local_ts: SelectorSet,
     remote_ts: SelectorSet,
 }
@@ -60,24 +51,10 @@ impl InboundSa {
 
     /// Build the SA, counting its time lifetimes from `now`.
     pub fn new_at(params: &SaParams, now: Instant) -> Result<Self, SaError> {
-        if params.spi == 0 {
-            return Err(SaError::ReservedSpi);
-        }
-        if params.local.is_ipv4() != params.remote.is_ipv4() {
-            return Err(SaError::FamilyMismatch);
-        }
         Ok(InboundSa {
-            spi: params.spi,
-            cipher: EspCipher::new(params.backend, &params.keys)?,
-            keys_desc: EspKeys::describe(&params.keys),
-            mode: params.mode,
-            local: params.local,
-            remote: params.remote,
-            udp: params.udp_encap,
-            esn: params.esn,
+            core: SaCore::new(params, now)?,
             replay: ReplayWindow::new(params.replay_window, params.esn)
                 .ok_or(SaError::ReplayWindowTooLarge(params.replay_window))?,
-            usage: Usage::new(now, params.lifetimes),
             local_ts: SelectorSet::new(&params.local_ts),
             remote_ts: SelectorSet::new(&params.remote_ts),
         })
@@ -85,7 +62,7 @@ impl InboundSa {
 
     /// The SPI this SA receives.
     pub fn spi(&self) -> u32 {
-        self.spi
+        self.core.spi
     }
 
     /// The highest sequence number received.
@@ -101,27 +78,27 @@ impl InboundSa {
 
     /// Bytes and packets received.
     pub fn counters(&self) -> (u64, u64) {
-        (self.usage.bytes, self.usage.packets)
+        (self.core.usage.bytes, self.core.usage.packets)
     }
 
     /// Algorithm names: (cipher, key bits, integrity or "").
     pub fn algorithms(&self) -> (&'static str, u16, &'static str) {
-        self.keys_desc
+        self.core.keys_desc
     }
 
     /// The UDP encapsulation the SA was set up with.
     pub fn udp_encap(&self) -> Option<UdpEncap> {
-        self.udp
+        self.core.udp
     }
 
     /// Report a time lifetime reached without traffic; call at [`InboundSa::next_deadline`].
     pub fn poll_lifetime(&mut self, now: Instant) -> Option<LifetimeEvent> {
-        self.usage.poll(now)
+        self.core.usage.poll(now)
     }
 
     /// When a time lifetime will next fire.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.usage.next_deadline()
+        self.core.usage.next_deadline()
     }
 
     /// Verify, decrypt and check the packet in `buf[range]` in place.
@@ -150,18 +127,18 @@ impl InboundSa {
         esp: Range<usize>,
         ip: Option<&(usize, IpInfo)>,
     ) -> Result<Decapsulated, DropReason> {
-        let iv_len = self.cipher.iv_len();
-        let icv_len = self.cipher.icv_len();
+        let iv_len = self.core.cipher.iv_len();
+        let icv_len = self.core.cipher.icv_len();
         let pkt = buf.get(esp.clone()).ok_or(DropReason::Truncated)?;
         // RFC 4303 §2: header, IV, at least the two trailer bytes, and the ICV.
         if pkt.len() < HEADER_LEN + iv_len + 2 + icv_len {
             return Err(DropReason::Truncated);
         }
         let spi = u32::from_be_bytes([pkt[0], pkt[1], pkt[2], pkt[3]]);
-        if spi != self.spi {
+        if spi != self.core.spi {
             return Err(DropReason::UnknownSpi);
         }
-        if self.usage.hard_expired(now) {
+        if self.core.usage.hard_expired(now) {
             return Err(DropReason::Expired);
         }
         let seq_low = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
@@ -170,22 +147,22 @@ impl InboundSa {
         let seq_high = (seq >> 32) as u32;
         let iv_start = esp.start + HEADER_LEN;
         let ct = iv_start + iv_len..esp.end - icv_len;
-        if ct.len() & (self.cipher.align() - 1) != 0 {
+        if ct.len() & (self.core.cipher.align() - 1) != 0 {
             return Err(DropReason::Misaligned);
         }
-        match &self.cipher {
+        match &self.core.cipher {
             EspCipher::Aead { cipher, salt } => {
                 let nonce = EspCipher::nonce(salt, &buf[iv_start..ct.start]);
                 let mut tag = [0u8; TAG_LEN];
                 tag.copy_from_slice(&buf[ct.end..esp.end]);
-                let (aad, aad_len) = aad(spi, seq_low, seq_high, self.esn);
+                let (aad, aad_len) = aad(spi, seq_low, seq_high, self.core.esn);
                 cipher
                     .open(&nonce, &aad[..aad_len], &mut buf[ct.clone()], &tag)
                     .map_err(|_| DropReason::BadIcv)?;
             }
             EspCipher::CbcHmac { cbc, integ } => {
                 let hi = seq_high.to_be_bytes();
-                let parts: [&[u8]; 2] = [&buf[esp.start..ct.end], if self.esn { &hi } else { &[] }];
+                let parts: [&[u8]; 2] = [&buf[esp.start..ct.end], if self.core.esn { &hi } else { &[] }];
                 integ.verify(&parts, &buf[ct.end..esp.end]).map_err(|_| DropReason::BadIcv)?;
                 let mut iv = [0u8; 16];
                 iv.copy_from_slice(&buf[iv_start..ct.start]);
@@ -200,11 +177,11 @@ impl InboundSa {
             // RFC 4303 §2.6: dummy packets are discarded silently.
             return Err(DropReason::Dummy);
         }
-        let inner = match self.mode {
+        let inner = match self.core.mode {
             Mode::Tunnel => self.check_tunnel(buf, payload, trailer.next_header)?,
             Mode::Transport => self.check_transport(buf, payload, trailer.next_header, ip)?,
         };
-        let lifetime = self.usage.count(now, inner.len());
+        let lifetime = self.core.usage.count(now, inner.len());
         Ok(Decapsulated { inner, next_header: trailer.next_header, spi, seq, lifetime })
     }
 
@@ -254,7 +231,7 @@ impl InboundSa {
     ) -> Result<Range<usize>, DropReason> {
         let (src, dst) = match ip {
             Some((_, info)) => (info.src, info.dst),
-            None => (self.remote, self.local),
+            None => (self.core.remote, self.core.local),
         };
         let ports = packet::upper_layer_ports(next_header, &buf[payload.clone()]);
         let t = FiveTuple { src, dst, protocol: next_header, ports };

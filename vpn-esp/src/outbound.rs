@@ -1,17 +1,16 @@
 //! The outbound SA: encapsulation in place (RFC 4303 §3.1-3.3).
 
-use core::net::IpAddr;
 use core::ops::Range;
 
 use vpn_core::crypto::aead::TAG_LEN;
 use vpn_core::packet::{self, PROTO_ESP, PROTO_IPV4, PROTO_IPV6, PROTO_UDP, UDP_HEADER_LEN};
 use vpn_core::time::Instant;
 
-use crate::cipher::{EspCipher, EspKeys};
+use crate::cipher::EspCipher;
 use crate::error::{EncapError, SaError};
 use crate::framing::{ip_header_len, write_outer, Framing};
-use crate::lifetime::{LifetimeEvent, Usage};
-use crate::sa::{Mode, SaParams, UdpEncap};
+use crate::lifetime::LifetimeEvent;
+use crate::sa::{Mode, SaCore, SaParams, UdpEncap};
 use crate::wire::{TrailerRepr, HEADER_LEN};
 
 /// Below this many remaining 32-bit sequence numbers the SA asks for a rekey.
@@ -31,17 +30,9 @@ pub struct Encapsulated {
 /// An outbound ESP SA.
 #[derive(Debug)]
 pub struct OutboundSa {
-    spi: u32,
-    cipher: EspCipher,
-    keys_desc: (&'static str, u16, &'static str),
-    mode: Mode,
-    local: IpAddr,
-    remote: IpAddr,
-    udp: Option<UdpEncap>,
-    esn: bool,
+    core: SaCore,
     /// The sequence number of the last packet sent (0: none yet).
     seq: u64,
-    usage: Usage,
 }
 
 pub(crate) struct Layout {
@@ -65,29 +56,12 @@ impl OutboundSa {
 
     /// Build the SA, counting its time lifetimes from `now`.
     pub fn new_at(params: &SaParams, now: Instant) -> Result<Self, SaError> {
-        if params.spi == 0 {
-            return Err(SaError::ReservedSpi);
-        }
-        if params.local.is_ipv4() != params.remote.is_ipv4() {
-            return Err(SaError::FamilyMismatch);
-        }
-        Ok(OutboundSa {
-            spi: params.spi,
-            cipher: EspCipher::new(params.backend, &params.keys)?,
-            keys_desc: EspKeys::describe(&params.keys),
-            mode: params.mode,
-            local: params.local,
-            remote: params.remote,
-            udp: params.udp_encap,
-            esn: params.esn,
-            seq: 0,
-            usage: Usage::new(now, params.lifetimes),
-        })
+        Ok(OutboundSa { core: SaCore::new(params, now)?, seq: 0 })
     }
 
     /// The SPI this SA sends.
     pub fn spi(&self) -> u32 {
-        self.spi
+        self.core.spi
     }
 
     /// The sequence number of the last packet sent.
@@ -103,35 +77,40 @@ impl OutboundSa {
 
     /// Bytes and packets sent.
     pub fn counters(&self) -> (u64, u64) {
-        (self.usage.bytes, self.usage.packets)
+        (self.core.usage.bytes, self.core.usage.packets)
     }
 
     /// Algorithm names: (cipher, key bits, integrity or "").
     pub fn algorithms(&self) -> (&'static str, u16, &'static str) {
-        self.keys_desc
+        self.core.keys_desc
     }
 
     /// Headroom and tailroom an encapsulation may need around the packet, for sizing buffers.
     pub fn overhead(&self, framing: Framing) -> (usize, usize) {
         let outer = match framing {
             Framing::Esp => 0,
-            Framing::Ip => ip_header_len(self.local) + if self.udp.is_some() { UDP_HEADER_LEN } else { 0 },
+            Framing::Ip => {
+                ip_header_len(self.core.local) + if self.core.udp.is_some() { UDP_HEADER_LEN } else { 0 }
+            }
         };
-        (outer + HEADER_LEN + self.cipher.iv_len(), self.cipher.align() - 1 + 2 + self.cipher.icv_len())
+        (
+            outer + HEADER_LEN + self.core.cipher.iv_len(),
+            self.core.cipher.align() - 1 + 2 + self.core.cipher.icv_len(),
+        )
     }
 
     /// Report a time lifetime reached without traffic; call at [`OutboundSa::next_deadline`].
     pub fn poll_lifetime(&mut self, now: Instant) -> Option<LifetimeEvent> {
-        self.usage.poll(now)
+        self.core.usage.poll(now)
     }
 
     /// When a time lifetime will next fire.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.usage.next_deadline()
+        self.core.usage.next_deadline()
     }
 
     fn next_seq(&self) -> Result<u64, EncapError> {
-        let limit = if self.esn { u64::MAX } else { u64::from(u32::MAX) };
+        let limit = if self.core.esn { u64::MAX } else { u64::from(u32::MAX) };
         if self.seq >= limit {
             // RFC 4303 §3.3.3: the counter must not cycle; a new SA is needed.
             return Err(EncapError::SequenceExhausted);
@@ -141,12 +120,12 @@ impl OutboundSa {
 
     fn layout(&self, buf: &[u8], range: Range<usize>, framing: Framing) -> Result<Layout, EncapError> {
         let pkt = buf.get(range.clone()).ok_or(EncapError::BadRange)?;
-        let esp_hdr = HEADER_LEN + self.cipher.iv_len();
-        let udp_len = if self.udp.is_some() { UDP_HEADER_LEN } else { 0 };
+        let esp_hdr = HEADER_LEN + self.core.cipher.iv_len();
+        let udp_len = if self.core.udp.is_some() { UDP_HEADER_LEN } else { 0 };
         let need_head = |n: usize| {
             range.start.checked_sub(n).ok_or(EncapError::BufferTooSmall { headroom: n, tailroom: 0 })
         };
-        match self.mode {
+        match self.core.mode {
             Mode::Tunnel => {
                 let next_header = match pkt.first().map(|b| b >> 4) {
                     Some(4) => PROTO_IPV4,
@@ -161,20 +140,20 @@ impl OutboundSa {
                 };
                 let outer = match framing {
                     Framing::Esp => 0,
-                    Framing::Ip => ip_header_len(self.local) + udp_len,
+                    Framing::Ip => ip_header_len(self.core.local) + udp_len,
                 };
                 let esp_start = need_head(esp_hdr)?;
                 let out_start = need_head(esp_hdr + outer)?;
-                let pad = TrailerRepr::pad_for(pkt.len(), self.cipher.align());
+                let pad = TrailerRepr::pad_for(pkt.len(), self.core.cipher.align());
                 Ok(Layout { out_start, esp_start, payload: range, next_header, pad, moved_header: None })
             }
             Mode::Transport => {
                 let info = packet::parse_ip(pkt).map_err(EncapError::BadPacket)?;
-                if info.src.is_ipv4() != self.local.is_ipv4() {
+                if info.src.is_ipv4() != self.core.local.is_ipv4() {
                     return Err(EncapError::FamilyMismatch);
                 }
                 let payload = range.start + info.header_len..range.start + info.total_len;
-                let pad = TrailerRepr::pad_for(payload.len(), self.cipher.align());
+                let pad = TrailerRepr::pad_for(payload.len(), self.core.cipher.align());
                 match framing {
                     Framing::Esp => {
                         // The socket supplies the IP header: ESP replaces the original one.
@@ -221,12 +200,12 @@ impl OutboundSa {
         range: Range<usize>,
         framing: Framing,
     ) -> Result<Encapsulated, EncapError> {
-        if self.usage.hard_expired(now) {
+        if self.core.usage.hard_expired(now) {
             return Err(EncapError::Expired);
         }
         let seq = self.next_seq()?;
         let l = self.layout(buf, range, framing)?;
-        let end = l.payload.end + usize::from(l.pad) + 2 + self.cipher.icv_len();
+        let end = l.payload.end + usize::from(l.pad) + 2 + self.core.cipher.icv_len();
         if end > buf.len() {
             let (head, _) = self.overhead(framing);
             return Err(EncapError::BufferTooSmall { headroom: head, tailroom: end - l.payload.end });
@@ -245,8 +224,8 @@ impl OutboundSa {
         framing: Framing,
         iv_override: Option<&[u8]>,
     ) -> Result<Encapsulated, EncapError> {
-        let iv_len = self.cipher.iv_len();
-        let icv_len = self.cipher.icv_len();
+        let iv_len = self.core.cipher.iv_len();
+        let icv_len = self.core.cipher.icv_len();
         let ct_start = l.esp_start + HEADER_LEN + iv_len;
         let ct_end = l.payload.end + usize::from(l.pad) + 2;
         let end = ct_end + icv_len;
@@ -255,18 +234,18 @@ impl OutboundSa {
             // Transport mode (RFC 4303 §3.1.1): the IP header moves in front of ESP.
             let hlen = hdr.len();
             buf.copy_within(hdr.clone(), l.out_start);
-            buf[l.out_start + proto_off] = if self.udp.is_some() { PROTO_UDP } else { PROTO_ESP };
+            buf[l.out_start + proto_off] = if self.core.udp.is_some() { PROTO_UDP } else { PROTO_ESP };
             debug_assert_eq!(
-                l.out_start + hlen + if self.udp.is_some() { UDP_HEADER_LEN } else { 0 },
+                l.out_start + hlen + if self.core.udp.is_some() { UDP_HEADER_LEN } else { 0 },
                 l.esp_start
             );
         }
         TrailerRepr { pad_len: l.pad, next_header: l.next_header }.emit(&mut buf[l.payload.start..ct_end]);
         let seq_low = seq as u32;
         let seq_high = (seq >> 32) as u32;
-        buf[l.esp_start..l.esp_start + 4].copy_from_slice(&self.spi.to_be_bytes());
+        buf[l.esp_start..l.esp_start + 4].copy_from_slice(&self.core.spi.to_be_bytes());
         buf[l.esp_start + 4..l.esp_start + 8].copy_from_slice(&seq_low.to_be_bytes());
-        match &self.cipher {
+        match &self.core.cipher {
             EspCipher::Aead { cipher, salt } => {
                 // RFC 4106 §3.1: the IV must not repeat under a key; the sequence number never does.
                 let mut iv = seq.to_be_bytes();
@@ -274,7 +253,7 @@ impl OutboundSa {
                     iv.copy_from_slice(o);
                 }
                 buf[l.esp_start + 8..ct_start].copy_from_slice(&iv);
-                let (aad, aad_len) = aad(self.spi, seq_low, seq_high, self.esn);
+                let (aad, aad_len) = aad(self.core.spi, seq_low, seq_high, self.core.esn);
                 let nonce = EspCipher::nonce(salt, &iv);
                 let mut tag = [0u8; TAG_LEN];
                 if let Err(e) = cipher.seal(&nonce, &aad[..aad_len], &mut buf[ct_start..ct_end], &mut tag) {
@@ -287,7 +266,7 @@ impl OutboundSa {
                 // SA's key (NIST SP 800-38A appendix C).
                 let mut iv = [0u8; 16];
                 iv[8..].copy_from_slice(&seq.to_be_bytes());
-                iv[..4].copy_from_slice(&self.spi.to_be_bytes());
+                iv[..4].copy_from_slice(&self.core.spi.to_be_bytes());
                 cbc.encrypt_block(&mut iv);
                 if let Some(o) = iv_override {
                     iv.copy_from_slice(o);
@@ -297,23 +276,28 @@ impl OutboundSa {
                 let (authed, icv) = buf[l.esp_start..end].split_at_mut(ct_end - l.esp_start);
                 // RFC 4303 §2.2.1: with ESN the high 32 bits are authenticated, not sent.
                 let hi = seq_high.to_be_bytes();
-                let parts: [&[u8]; 2] = [authed, if self.esn { &hi } else { &[] }];
+                let parts: [&[u8]; 2] = [authed, if self.core.esn { &hi } else { &[] }];
                 integ.compute(&parts, icv).map_err(EncapError::Crypto)?;
             }
         }
         match (framing, &l.moved_header) {
-            (Framing::Ip, None) => {
-                write_outer(buf, l.out_start, self.local, self.remote, self.udp, end - l.esp_start)
-            }
+            (Framing::Ip, None) => write_outer(
+                buf,
+                l.out_start,
+                self.core.local,
+                self.core.remote,
+                self.core.udp,
+                end - l.esp_start,
+            ),
             (Framing::Ip, Some((hdr, _))) => {
-                finish_transport_header(buf, l.out_start, hdr.len(), end, self.udp)
+                finish_transport_header(buf, l.out_start, hdr.len(), end, self.core.udp)
             }
             (Framing::Esp, _) => {}
         }
         self.seq = seq;
-        let mut event = self.usage.count(now, l.payload.len());
-        if event.is_none() && !self.esn && u64::from(u32::MAX) - seq < SEQ_SOFT_MARGIN {
-            event = self.usage.force_soft();
+        let mut event = self.core.usage.count(now, l.payload.len());
+        if event.is_none() && !self.core.esn && u64::from(u32::MAX) - seq < SEQ_SOFT_MARGIN {
+            event = self.core.usage.force_soft();
         }
         Ok(Encapsulated { range: l.out_start..end, seq, lifetime: event })
     }

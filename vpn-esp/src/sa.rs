@@ -7,8 +7,11 @@ use core::net::IpAddr;
 use vpn_core::crypto::Backend;
 use vpn_core::ts::TrafficSelector;
 
-use crate::cipher::EspKeys;
-use crate::lifetime::Lifetimes;
+use vpn_core::time::Instant;
+
+use crate::cipher::{EspCipher, EspKeys};
+use crate::error::SaError;
+use crate::lifetime::{Lifetimes, Usage};
 
 /// The default anti-replay window, in packets.
 pub const DEFAULT_REPLAY_WINDOW: u32 = 1024;
@@ -101,5 +104,43 @@ impl SaParams {
             core::mem::swap(&mut u.local_port, &mut u.remote_port);
         }
         self
+    }
+}
+
+/// What both directions of an SA hold: identity, cipher, endpoints and usage.
+#[derive(Debug)]
+pub(crate) struct SaCore {
+    pub(crate) spi: u32,
+    pub(crate) cipher: EspCipher,
+    pub(crate) keys_desc: (&'static str, u16, &'static str),
+    pub(crate) mode: Mode,
+    pub(crate) local: IpAddr,
+    pub(crate) remote: IpAddr,
+    pub(crate) udp: Option<UdpEncap>,
+    pub(crate) esn: bool,
+    pub(crate) usage: Usage,
+}
+
+impl SaCore {
+    /// Check `params` and key the cipher; time lifetimes count from `now`.
+    pub(crate) fn new(params: &SaParams, now: Instant) -> Result<Self, SaError> {
+        if params.spi == 0 {
+            // RFC 4303 §2.1: SPI 0 is reserved for local use and never sent.
+            return Err(SaError::ReservedSpi);
+        }
+        if params.local.is_ipv4() != params.remote.is_ipv4() {
+            return Err(SaError::FamilyMismatch);
+        }
+        Ok(SaCore {
+            spi: params.spi,
+            cipher: EspCipher::new(params.backend, &params.keys)?,
+            keys_desc: EspKeys::describe(&params.keys),
+            mode: params.mode,
+            local: params.local,
+            remote: params.remote,
+            udp: params.udp_encap,
+            esn: params.esn,
+            usage: Usage::new(now, params.lifetimes),
+        })
     }
 }
