@@ -3,42 +3,7 @@
 
 use vpn_core::alg::KeGroup;
 use vpn_core::crypto::kex::{public_value_len, KeyExchange};
-
-/// One `[case name]` of a vector file: `key = hex` lines, `key += hex` continuing a value.
-struct Case {
-    name: String,
-    values: Vec<(String, String)>,
-}
-
-impl Case {
-    fn get(&self, key: &str) -> Vec<u8> {
-        let hex = self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        hex::decode(hex.unwrap_or_else(|| panic!("{}: no {key}", self.name))).unwrap()
-    }
-}
-
-fn parse(text: &str) -> Vec<Case> {
-    let mut cases: Vec<Case> = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        if let Some(name) = line.strip_prefix("[case ").and_then(|l| l.strip_suffix(']')) {
-            cases.push(Case { name: name.to_string(), values: Vec::new() });
-            continue;
-        }
-        let case = cases.last_mut().expect("value before the first [case]");
-        if let Some((key, more)) = line.split_once(" += ") {
-            let value = case.values.iter_mut().find(|(k, _)| k == key).expect("+= before =");
-            value.1.push_str(more);
-        } else {
-            let (key, value) = line.split_once(" = ").expect("key = value");
-            case.values.push((key.to_string(), value.to_string()));
-        }
-    }
-    cases
-}
-
-fn case(text: &str, name: &str) -> Case {
-    parse(text).into_iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"))
-}
+use vpn_test_vectors::case;
 
 fn concat(a: Vec<u8>, b: Vec<u8>) -> Vec<u8> {
     [a, b].concat()
@@ -60,20 +25,20 @@ fn rfc7748_6_1_curve25519() {
     let c = case(include_str!("vectors/rfc7748-x25519-dh.txt"), "x25519-6.1");
     check_pair(
         KeGroup::Curve25519,
-        &c.get("alice_private"),
-        &c.get("alice_public"),
-        &c.get("bob_private"),
-        &c.get("bob_public"),
-        &c.get("shared"),
+        &c.hex("alice_private"),
+        &c.hex("alice_public"),
+        &c.hex("bob_private"),
+        &c.hex("bob_public"),
+        &c.hex("shared"),
     );
 }
 
 fn rfc5903(group: KeGroup, name: &str) {
     let c = case(include_str!("vectors/rfc5903-ecp-dh.txt"), name);
-    let pub_i = concat(c.get("gix"), c.get("giy"));
-    let pub_r = concat(c.get("grx"), c.get("gry"));
+    let pub_i = concat(c.hex("gix"), c.hex("giy"));
+    let pub_r = concat(c.hex("grx"), c.hex("gry"));
     // The shared secret is the x coordinate of g^ir only (RFC 5903 §7).
-    check_pair(group, &c.get("i"), &pub_i, &c.get("r"), &pub_r, &c.get("girx"));
+    check_pair(group, &c.hex("i"), &pub_i, &c.hex("r"), &pub_r, &c.hex("girx"));
 }
 
 #[test]
@@ -91,10 +56,10 @@ fn strongswan_modp2048_known_answer() {
     let c = case(include_str!("vectors/strongswan-modp2048-dh.txt"), "modp2048");
     check_pair(
         KeGroup::Modp2048,
-        &c.get("x_i"),
-        &c.get("pub_i"),
-        &c.get("x_r"),
-        &c.get("pub_r"),
-        &c.get("shared"),
+        &c.hex("x_i"),
+        &c.hex("pub_i"),
+        &c.hex("x_r"),
+        &c.hex("pub_r"),
+        &c.hex("shared"),
     );
 }

@@ -2,7 +2,6 @@
 //! draft-mcgrew-gcm-test-01 (AES-GCM ESP), RFC 7634 appendix A (ChaCha20-Poly1305 ESP),
 //! RFC 3602 §4 (AES-CBC ESP) and RFC 4868 §2.7 (HMAC-SHA2 PRF and ICV cases).
 
-use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::IpAddr;
 
@@ -13,46 +12,7 @@ use vpn_core::time::Instant;
 use crate::outbound::Layout;
 use crate::wire::TrailerRepr;
 use crate::{EspKeys, Framing, InboundSa, OutboundSa, SaParams};
-
-/// A case: its name and its fields (hex values joined across `+=` lines).
-pub(crate) struct Case {
-    pub(crate) name: String,
-    fields: Vec<(String, String)>,
-}
-
-impl Case {
-    pub(crate) fn text(&self, k: &str) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-    }
-    pub(crate) fn hex(&self, k: &str) -> Vec<u8> {
-        let v = self.text(k).unwrap_or_else(|| panic!("{}: no field {k}", self.name));
-        hex::decode(v).unwrap_or_else(|e| panic!("{}: field {k}: {e}", self.name))
-    }
-    fn has(&self, k: &str) -> bool {
-        self.text(k).is_some()
-    }
-}
-
-/// Parse the vector file format: `[case NAME]`, `field = value`, `field += more`, `#` comments.
-pub(crate) fn parse_cases(text: &str) -> Vec<Case> {
-    let mut cases: Vec<Case> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix("[case ").and_then(|l| l.strip_suffix(']')) {
-            cases.push(Case { name: name.to_string(), fields: Vec::new() });
-        } else if let Some((k, v)) = line.split_once("+=") {
-            let c = cases.last_mut().expect("field before first case");
-            let f = c.fields.iter_mut().find(|(n, _)| n == k.trim()).expect("+= before =");
-            f.1.push_str(v.trim());
-        } else if let Some((k, v)) = line.split_once('=') {
-            let c = cases.last_mut().expect("field before first case");
-            c.fields.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    cases
-}
+use vpn_test_vectors::{parse_cases, Case};
 
 fn addr() -> IpAddr {
     "192.0.2.1".parse().unwrap()
