@@ -41,7 +41,8 @@ pub fn parse_cases(text: &str) -> Vec<Case> {
             cases.push(Case { name: name.to_string(), fields: Vec::new() });
             continue;
         }
-        let case = cases.last_mut().unwrap_or_else(|| panic!("line {}: a field before the first [case]", n + 1));
+        let case =
+            cases.last_mut().unwrap_or_else(|| panic!("line {}: a field before the first [case]", n + 1));
         if let Some((k, v)) = line.split_once("+=") {
             let f = case.fields.iter_mut().find(|(f, _)| f == k.trim());
             let f = f.unwrap_or_else(|| panic!("line {}: += before {} =", n + 1, k.trim()));

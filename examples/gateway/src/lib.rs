@@ -1,0 +1,11 @@
+//! The `vpn-gateway` binary's library half: configuration, status formatting and key logging.
+//!
+//! The binary (`src/main.rs`) is a thin CLI over these modules; the IKE endpoint and the
+//! transport driver slot in as further modules once those crates land.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod keylog;
+pub mod status;
