@@ -66,7 +66,11 @@
 #![warn(missing_docs)]
 
 pub mod buf;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod esp_tunnel;
+#[cfg(feature = "smoltcp")]
+pub mod host;
 #[cfg(feature = "smoltcp")]
 pub mod smoltcp_device;
 #[allow(unsafe_code)]

@@ -1,7 +1,6 @@
 //! Command line: `vpn-gateway <run|demo|status|initiate|terminate|check>`.
 //!
-//! Each subcommand is a function here returning the process exit code; the ones that need the IKE
-//! endpoint and the transport driver are stubs until those crates land (exit code 2).
+//! Each subcommand is a function here returning the process exit code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,9 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, DEFAULT_CONTROL_SOCKET};
-
-/// Exit code of a command that is not implemented yet.
-pub const EXIT_NOT_IMPLEMENTED: u8 = 2;
+use crate::runtime::control::{Request, Response};
 
 /// An IKEv2/IPsec VPN gateway.
 #[derive(Debug, Parser)]
@@ -74,17 +71,17 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config, &mut std::io::stdout(), &mut std::io::stderr()),
-        Command::Run { config, keylog: _ } => {
+        Command::Run { config, keylog } => {
             // Refuse to start on any config error, before anything else happens.
-            if let Err(code) = load_or_report(&config, &mut std::io::stderr()) {
-                return code;
+            match load_or_report(&config, &mut std::io::stderr()) {
+                Ok(c) => crate::runtime::run(c, keylog.as_deref()),
+                Err(code) => code,
             }
-            not_implemented("run")
         }
-        Command::Demo => not_implemented("demo"),
-        Command::Status { .. } => not_implemented("status"),
-        Command::Initiate { .. } => not_implemented("initiate"),
-        Command::Terminate { .. } => not_implemented("terminate"),
+        Command::Demo => crate::demo::run(&mut std::io::stdout()),
+        Command::Status { socket, json } => status(&socket, json),
+        Command::Initiate { name, socket } => control(&socket, Request::Initiate(name)),
+        Command::Terminate { name, socket } => control(&socket, Request::Terminate(name)),
     }
 }
 
@@ -114,9 +111,47 @@ pub fn load_or_report(path: &Path, err: &mut dyn Write) -> Result<config::Config
     }
 }
 
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("vpn-gateway {what}: not implemented yet");
-    ExitCode::from(EXIT_NOT_IMPLEMENTED)
+/// `status [--json]`: the running gateway's SAs.
+fn status(socket: &Path, json: bool) -> ExitCode {
+    match crate::runtime::control::request(socket, &Request::Status) {
+        Ok(Response { ok: true, status: Some(report), .. }) => {
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                print!("{}", report.render_text(now));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!("vpn-gateway status: {}", r.error.unwrap_or_else(|| "no status in the answer".into()));
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("vpn-gateway status: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `initiate NAME` / `terminate NAME`.
+fn control(socket: &Path, req: Request) -> ExitCode {
+    match crate::runtime::control::request(socket, &req) {
+        Ok(Response { ok: true, message, .. }) => {
+            println!("{}", message.unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!("vpn-gateway: {}", r.error.unwrap_or_default());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("vpn-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,5 +7,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod keylog;
+pub mod runtime;
+pub mod sas;
 pub mod status;

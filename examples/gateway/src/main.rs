@@ -6,9 +6,12 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    let cli = vpn_gateway::cli::Cli::parse();
+    // The demo prints its own story; a running gateway logs what it does.
+    let default = if matches!(cli.command, vpn_gateway::cli::Command::Demo) { "warn" } else { "info" };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)))
         .with_writer(std::io::stderr)
         .init();
-    vpn_gateway::cli::run(vpn_gateway::cli::Cli::parse())
+    vpn_gateway::cli::run(cli)
 }

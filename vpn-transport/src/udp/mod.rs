@@ -78,7 +78,8 @@ pub struct UdpConfig {
     pub addrs: Vec<IpAddr>,
     /// The IKE port; 500 by default, 0 for an ephemeral port (tests).
     pub ike_port: u16,
-    /// The NAT-T port; 4500 by default, 0 for an ephemeral port (tests).
+    /// The NAT-T port; 4500 by default, 0 for an ephemeral port (tests). Equal to `ike_port`:
+    /// one socket carries IKE (behind the non-ESP marker, RFC 3948 §2.2), ESP and keepalives.
     pub nat_t_port: u16,
     /// Use `recvmmsg`/`sendmmsg` where available (Linux). Off: one call per datagram.
     pub batch_syscalls: bool,
@@ -169,6 +170,10 @@ impl UdpEndpoint {
         let mut sockets = Vec::new();
         for &ip in &cfg.addrs {
             for (kind, port) in [(PortKind::Ike, cfg.ike_port), (PortKind::NatT, cfg.nat_t_port)] {
+                if kind == PortKind::Ike && port == cfg.nat_t_port && port != 0 {
+                    // One port for everything: IKE behind the non-ESP marker, as on 4500.
+                    continue;
+                }
                 let socket = open_socket(SocketAddr::new(ip, port), cfg)?;
                 let local = socket.local_addr()?;
                 let gso = cfg.gso && probe_gso(&socket);

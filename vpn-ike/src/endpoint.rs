@@ -1,0 +1,392 @@
+//! The sans-IO IKE endpoint a host drives (shaped like `quinn-proto`'s `Endpoint`): it owns every
+//! IKE SA, demultiplexes datagrams by SPI, answers retransmitted requests from a cache, applies
+//! cookies and half-open limits (RFC 7296 §2.6), and asks the host's [`PeerLookup`] for peers.
+//!
+//! [`PeerLookup`]: crate::config::PeerLookup
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use rand_core::CryptoRngCore;
+use vpn_core::crypto::kex::public_value_len;
+use vpn_core::time::Instant;
+
+use crate::config::{EndpointConfig, PeerConfig};
+use crate::event::{DownReason, Event, IkeSaHandle, Transmit};
+use crate::message::PayloadBody;
+use crate::message::{
+    DecodeError, ExchangeType, Header, HeaderFlags, Message, Notify, NotifyType, Payload, HEADER_LEN,
+};
+use crate::nat::CookieJar;
+use crate::sa::{respond_init, Ctx, IkeSa, InitReply, Outgoing, Path};
+use crate::spi::SpiGenerator;
+
+/// Why `connect` refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The peer configuration has no IKE or no ESP proposal.
+    #[error("the peer configuration has no IKE or no ESP proposal")]
+    NoProposals,
+    /// A configured IKE or ESP proposal uses an algorithm (or key length) this crate does not implement.
+    #[error("a configured IKE or ESP proposal is not supported")]
+    UnsupportedProposal,
+    /// The RNG or a crypto primitive failed.
+    #[error("internal failure (RNG or crypto)")]
+    Internal,
+}
+
+/// The non-ESP marker that precedes IKE messages on port 4500 (RFC 3948 §2.2).
+const NON_ESP_MARKER: [u8; 4] = [0; 4];
+/// The IKE port, where no marker is used (RFC 7296 §2).
+const IKE_PORT: u16 = 500;
+
+/// Owns the IKE SAs of one host.
+pub struct Endpoint<R: CryptoRngCore> {
+    config: EndpointConfig,
+    rng: R,
+    sas: BTreeMap<u64, IkeSa>,
+    /// Responder SAs by (initiator address, SPIi), to spot retransmitted IKE_SA_INIT requests.
+    by_init: BTreeMap<(SocketAddr, u64), u64>,
+    /// Responder SAs waiting for IKE_AUTH.
+    half_open: BTreeSet<u64>,
+    /// Authenticated SAs by the peer's encoded identity (for INITIAL_CONTACT).
+    by_id: BTreeMap<Vec<u8>, BTreeSet<u64>>,
+    timers: BTreeSet<(Instant, u64)>,
+    armed: BTreeMap<u64, Instant>,
+    out: VecDeque<Outgoing>,
+    events: VecDeque<Event>,
+    cookies: CookieJar,
+    spis: SpiGenerator,
+}
+
+impl<R: CryptoRngCore> core::fmt::Debug for Endpoint<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("sas", &self.sas.len())
+            .field("half_open", &self.half_open.len())
+            .finish()
+    }
+}
+
+impl<R: CryptoRngCore> Endpoint<R> {
+    /// An endpoint drawing every random value (SPIs, nonces, keys, IVs, cookie secret) from `rng`.
+    pub fn new(config: EndpointConfig, mut rng: R) -> Self {
+        let (mut cookie_secret, mut spi_key) = ([0u8; 32], [0u8; 16]);
+        let _ = rng.try_fill_bytes(&mut cookie_secret);
+        let _ = rng.try_fill_bytes(&mut spi_key);
+        Endpoint {
+            config,
+            rng,
+            sas: BTreeMap::new(),
+            by_init: BTreeMap::new(),
+            half_open: BTreeSet::new(),
+            by_id: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            armed: BTreeMap::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            cookies: CookieJar::new(cookie_secret),
+            spis: SpiGenerator::new(spi_key),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Number of IKE SAs held (any state).
+    pub fn sa_count(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// Number of responder SAs waiting for IKE_AUTH.
+    pub fn half_open_count(&self) -> usize {
+        self.half_open.len()
+    }
+
+    fn fresh_spi(&mut self) -> Option<u64> {
+        // Never reused (a permutation of a counter), so never held already.
+        self.spis.ike().filter(|s| !self.sas.contains_key(s))
+    }
+
+    /// The context an SA handles an input in, and the SA table (disjoint borrows).
+    fn split(&mut self, now: Instant) -> (Ctx<'_>, &mut BTreeMap<u64, IkeSa>) {
+        let ctx = Ctx {
+            now,
+            rng: &mut self.rng,
+            config: &self.config,
+            out: &mut self.out,
+            events: &mut self.events,
+            spis: &mut self.spis,
+        };
+        (ctx, &mut self.sas)
+    }
+
+    /// Starts an IKE SA with `peer` at `remote` (sends IKE_SA_INIT).
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        peer: PeerConfig,
+        remote: SocketAddr,
+    ) -> Result<IkeSaHandle, ConnectError> {
+        if peer.ike_suites.is_empty() || peer.esp_suites.is_empty() {
+            return Err(ConnectError::NoProposals);
+        }
+        let supported = peer.ike_suites.iter().all(|s| {
+            s.prf().is_ok()
+                && s.encr_key_len().is_ok()
+                && s.integ_key_len().is_ok()
+                && public_value_len(s.ke).is_some()
+        });
+        let esp_supported = peer.esp_suites.iter().all(|s| {
+            crate::keys::encr_key_len(s.encr, s.encr_key_bits).is_ok()
+                && crate::keys::integ_key_len(s.encr, s.integ).is_ok()
+        });
+        if !supported || !esp_supported {
+            return Err(ConnectError::UnsupportedProposal);
+        }
+        let spi = self.fresh_spi().ok_or(ConnectError::Internal)?;
+        let local = self.config.local_addr;
+        let (mut ctx, _) = self.split(now);
+        let sa =
+            IkeSa::connect(&mut ctx, spi, Arc::new(peer), local, remote).ok_or(ConnectError::Internal)?;
+        self.sas.insert(spi, sa);
+        self.after(spi);
+        Ok(IkeSaHandle(spi))
+    }
+
+    /// The (initiator, responder) SPIs of an IKE SA.
+    pub fn ike_sa_spis(&self, handle: IkeSaHandle) -> Option<(u64, u64)> {
+        self.sas.get(&handle.0).map(|sa| (sa.spi_i, sa.spi_r))
+    }
+
+    /// The SK_e and SK_a keys of an established IKE SA, when
+    /// [`EndpointConfig::export_keys`](crate::config::EndpointConfig::export_keys) is on.
+    pub fn ike_sa_keys(&self, handle: IkeSaHandle) -> Option<crate::event::IkeSaKeys> {
+        let sa = self.sas.get(&handle.0)?;
+        let [ei, er, ai, ar] = sa.keys.as_ref()?.exported.as_deref()?.clone();
+        Some(crate::event::IkeSaKeys {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            suite: sa.suite?,
+            sk_ei: ei,
+            sk_er: er,
+            sk_ai: ai,
+            sk_ar: ar,
+        })
+    }
+
+    /// Deletes an IKE SA (INFORMATIONAL Delete, RFC 7296 §1.4.1); `IkeSaDown` follows.
+    pub fn close(&mut self, now: Instant, handle: IkeSaHandle) {
+        let (mut ctx, sas) = self.split(now);
+        if let Some(sa) = sas.get_mut(&handle.0) {
+            sa.close(&mut ctx);
+        }
+        self.after(handle.0);
+    }
+
+    /// Processes one received UDP datagram addressed to `local`: on port 500 an IKE message,
+    /// on port 4500 an IKE message after the non-ESP marker (the host keeps ESP packets, which
+    /// have a non-zero SPI there, for its SAD).
+    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, datagram: &[u8]) {
+        // RFC 3948 §2.2: IKE on port 4500 (any port but 500) follows the non-ESP marker.
+        let (marker, data) = match datagram.strip_prefix(&NON_ESP_MARKER[..]) {
+            Some(rest) if local.port() != IKE_PORT => (true, rest),
+            _ => (false, datagram),
+        };
+        let header = match Header::peek(data) {
+            Ok((h, _)) => h,
+            Err(DecodeError::InvalidMajorVersion(_)) => {
+                return self.reject_version(local, remote, marker, data)
+            }
+            Err(_) => return,
+        };
+        let path = Path { local, remote, marker };
+        let initiator_sent = header.flags.initiator();
+        let ours = if !header.flags.response()
+            && initiator_sent
+            && header.exchange_type == ExchangeType::IkeSaInit
+            && header.spi_r == 0
+        {
+            match self.by_init.get(&(remote, header.spi_i)) {
+                // A retransmission: the SA answers from its cache.
+                Some(&spi) => spi,
+                None => return self.on_init_request(now, path, &header, data),
+            }
+        } else if initiator_sent {
+            // Our SPI: SPIr in messages from the original initiator, SPIi otherwise.
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        let (mut ctx, sas) = self.split(now);
+        if let Some(sa) = sas.get_mut(&ours) {
+            sa.handle(&mut ctx, path, &header, data);
+            self.after(ours);
+        }
+    }
+
+    /// RFC 7296 §1.5: answer a request of another major version with INVALID_MAJOR_VERSION.
+    fn reject_version(&mut self, local: SocketAddr, remote: SocketAddr, marker: bool, data: &[u8]) {
+        let (Some(spi_i), Some(spi_r), Some(&exch), Some(&flags), Some(mid)) = (
+            data.get(0..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+            data.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+            data.get(18),
+            data.get(19),
+            data.get(20..24).and_then(|b| <[u8; 4]>::try_from(b).ok()),
+        ) else {
+            return;
+        };
+        if HeaderFlags(flags).response() || data.len() < HEADER_LEN {
+            return;
+        }
+        let header = Header::new(
+            ExchangeType::from(exch),
+            u64::from_be_bytes(spi_i),
+            u64::from_be_bytes(spi_r),
+            u32::from_be_bytes(mid),
+            HeaderFlags::RESPONSE,
+        );
+        let n = Payload::from(Notify::status(NotifyType::InvalidMajorVersion));
+        let bytes = Message { header, payloads: alloc::vec![n] }.encode();
+        self.out.push_back(Outgoing { local, remote, marker, bytes });
+    }
+
+    fn on_init_request(&mut self, now: Instant, path: Path, header: &Header, data: &[u8]) {
+        if self.half_open.len() >= self.config.max_half_open {
+            return;
+        }
+        let Some(spi_r) = self.fresh_spi() else { return };
+        let need_cookie = self.half_open.len() >= self.config.cookie_threshold;
+        if need_cookie {
+            self.cookies.rotate(now, self.config.cookie_secret_lifetime, &mut self.rng);
+        }
+        let key = (path.remote, header.spi_i);
+        let jar = &self.cookies;
+        let mut ctx = Ctx {
+            now,
+            rng: &mut self.rng,
+            config: &self.config,
+            out: &mut self.out,
+            events: &mut self.events,
+            spis: &mut self.spis,
+        };
+        if let InitReply::Created(mut sa) =
+            respond_init(&mut ctx, data, path.local, path.remote, spi_r, need_cookie.then_some(jar))
+        {
+            sa.init_key = Some(key);
+            self.by_init.insert(key, spi_r);
+            self.half_open.insert(spi_r);
+            self.sas.insert(spi_r, *sa);
+            self.after(spi_r);
+        }
+    }
+
+    /// Bookkeeping after an SA handled an input: drop it when dead, track half-open SAs and
+    /// identities, apply INITIAL_CONTACT, and re-arm its timer.
+    fn after(&mut self, spi: u64) {
+        if let Some(t) = self.armed.remove(&spi) {
+            self.timers.remove(&(t, spi));
+        }
+        let Some(sa) = self.sas.get_mut(&spi) else { return };
+        if !sa.is_half_open() {
+            self.half_open.remove(&spi);
+        }
+        if sa.is_dead() {
+            if let Some(sa) = self.sas.remove(&spi) {
+                self.forget(&sa);
+            }
+            return;
+        }
+        if let Some(t) = sa.next_timeout() {
+            self.armed.insert(spi, t);
+            self.timers.insert((t, spi));
+        }
+        if sa.id_key.is_none() {
+            if let Some(id) = sa.authenticated_id() {
+                let k = id.to_body_bytes();
+                sa.id_key = Some(k.clone());
+                let others = self.by_id.entry(k).or_default();
+                // RFC 7296 §2.4: INITIAL_CONTACT means the peer lost every other IKE SA with us.
+                let replaced: Vec<u64> =
+                    if sa.initial_contact { others.iter().copied().collect() } else { Vec::new() };
+                others.insert(spi);
+                for old in replaced {
+                    self.replace(old);
+                }
+            }
+        }
+    }
+
+    /// Drops an SA the peer replaced with INITIAL_CONTACT (no Delete: the peer has no state).
+    fn replace(&mut self, spi: u64) {
+        if let Some(t) = self.armed.remove(&spi) {
+            self.timers.remove(&(t, spi));
+        }
+        if let Some(sa) = self.sas.remove(&spi) {
+            self.events
+                .push_back(Event::IkeSaDown { handle: IkeSaHandle(spi), reason: DownReason::Replaced });
+            self.forget(&sa);
+        }
+    }
+
+    fn forget(&mut self, sa: &IkeSa) {
+        let spi = sa.handle.0;
+        self.half_open.remove(&spi);
+        if let Some(k) = &sa.init_key {
+            self.by_init.remove(k);
+        }
+        if let Some(k) = &sa.id_key {
+            if let Some(set) = self.by_id.get_mut(k) {
+                set.remove(&spi);
+                if set.is_empty() {
+                    self.by_id.remove(k);
+                }
+            }
+        }
+    }
+
+    /// The next datagram to send, written to `buf`. A datagram larger than `buf` is dropped;
+    /// 65,540 bytes always suffice.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some(o) = self.out.pop_front() {
+            let prefix = if o.marker { NON_ESP_MARKER.len() } else { 0 };
+            let len = prefix + o.bytes.len();
+            let Some(dst) = buf.get_mut(..len) else { continue };
+            let (m, rest) = dst.split_at_mut(prefix);
+            m.fill(0);
+            rest.copy_from_slice(&o.bytes);
+            return Some(Transmit { local: o.local, remote: o.remote, len, non_esp_marker: o.marker });
+        }
+        None
+    }
+
+    /// When `handle_timeout` should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|(t, _)| *t)
+    }
+
+    /// Runs the timers due at `now` (retransmissions, half-open expiry).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(t, spi)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.remove(&(t, spi));
+            self.armed.remove(&spi);
+            let (mut ctx, sas) = self.split(now);
+            if let Some(sa) = sas.get_mut(&spi) {
+                sa.handle_timeout(&mut ctx);
+            }
+            self.after(spi);
+        }
+    }
+
+    /// The next event for the host.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}

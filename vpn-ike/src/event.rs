@@ -1,0 +1,176 @@
+//! What the endpoint tells its host: [`Event`]s and outgoing [`Transmit`]s.
+
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use vpn_core::alg::{EncrAlg, IntegAlg};
+use vpn_core::secret::SecretBytes;
+use vpn_core::ts::TrafficSelector;
+
+use crate::config::{Lifetimes, Mode};
+use crate::keys::IkeSuite;
+use crate::message::{Identity, NotifyType};
+
+/// Names one IKE SA of an endpoint (our SPI of it, which is never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IkeSaHandle(pub u64);
+
+/// One datagram to send; its bytes were written to the buffer given to `poll_transmit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Source address.
+    pub local: SocketAddr,
+    /// Destination address.
+    pub remote: SocketAddr,
+    /// Bytes written.
+    pub len: usize,
+    /// The datagram starts with the four-byte non-ESP marker (port 4500, RFC 3948 §2.2).
+    pub non_esp_marker: bool,
+}
+
+/// Why an IKE SA ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DownReason {
+    /// We rejected the peer's message with this error notify (RFC 7296 §2.21).
+    Rejected(NotifyType),
+    /// The peer answered (or told us) with this error notify.
+    PeerError(NotifyType),
+    /// IKE_AUTH succeeded but the first Child SA failed with this notify, so the IKE SA was deleted.
+    ChildSaFailed(NotifyType),
+    /// A request went unanswered after every retransmission.
+    Timeout,
+    /// A responder's SA was not authenticated in time.
+    HalfOpenTimeout,
+    /// The peer deleted the IKE SA.
+    DeletedByPeer,
+    /// The host closed it.
+    Closed,
+    /// The same peer authenticated a new IKE SA with INITIAL_CONTACT (RFC 7296 §2.4).
+    Replaced,
+    /// Something failed locally (RNG, crypto backend).
+    Internal,
+}
+
+impl DownReason {
+    /// The error notify involved, if any.
+    pub fn notify(&self) -> Option<NotifyType> {
+        match self {
+            DownReason::Rejected(n) | DownReason::PeerError(n) | DownReason::ChildSaFailed(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+/// NAT situation found by NAT detection (RFC 7296 §2.23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NatState {
+    /// We are behind a NAT.
+    pub local_behind_nat: bool,
+    /// The peer is behind a NAT.
+    pub remote_behind_nat: bool,
+}
+
+/// ESP keys of one direction.
+#[derive(Debug, Clone)]
+pub struct ChildKeys {
+    /// Encryption key (with the 4-byte salt at the end for AEAD ciphers).
+    pub encr: SecretBytes,
+    /// Integrity key (empty for AEAD ciphers).
+    pub integ: SecretBytes,
+}
+
+/// UDP encapsulation of ESP (RFC 3948) when a NAT was detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpEncap {
+    /// Our port (4500).
+    pub local_port: u16,
+    /// The peer's port.
+    pub remote_port: u16,
+}
+
+/// Everything the host needs to install an ESP SA pair.
+#[derive(Debug, Clone)]
+pub struct ChildSaInfo {
+    /// The IKE SA it belongs to.
+    pub handle: IkeSaHandle,
+    /// Our inbound SPI.
+    pub spi_in: u32,
+    /// The peer's inbound SPI (our outbound).
+    pub spi_out: u32,
+    /// Encryption algorithm.
+    pub encr: EncrAlg,
+    /// Encryption key length in bits (without salt).
+    pub encr_key_bits: u16,
+    /// Integrity algorithm.
+    pub integ: IntegAlg,
+    /// Inbound keys.
+    pub keys_in: ChildKeys,
+    /// Outbound keys.
+    pub keys_out: ChildKeys,
+    /// Extended sequence numbers.
+    pub esn: bool,
+    /// Tunnel or transport.
+    pub mode: Mode,
+    /// UDP encapsulation, when a NAT was found.
+    pub udp_encap: Option<UdpEncap>,
+    /// Our address (tunnel endpoint).
+    pub local_addr: SocketAddr,
+    /// The peer's address.
+    pub remote_addr: SocketAddr,
+    /// Our side's selectors after narrowing.
+    pub local_ts: Vec<TrafficSelector>,
+    /// The peer's side's selectors after narrowing.
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Lifetimes.
+    pub lifetimes: Lifetimes,
+}
+
+/// The SK_e and SK_a keys of an IKE SA, for a host that logs keys for Wireshark
+/// ([`EndpointConfig::export_keys`](crate::config::EndpointConfig::export_keys)).
+#[derive(Debug, Clone)]
+pub struct IkeSaKeys {
+    /// The initiator's SPI.
+    pub spi_i: u64,
+    /// The responder's SPI.
+    pub spi_r: u64,
+    /// The negotiated transforms.
+    pub suite: IkeSuite,
+    /// SK_ei (with the salt for AEAD ciphers).
+    pub sk_ei: SecretBytes,
+    /// SK_er.
+    pub sk_er: SecretBytes,
+    /// SK_ai (empty for AEAD ciphers).
+    pub sk_ai: SecretBytes,
+    /// SK_ar.
+    pub sk_ar: SecretBytes,
+}
+
+/// Something the host should know about.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// An IKE SA is authenticated.
+    IkeSaUp {
+        /// Which SA.
+        handle: IkeSaHandle,
+        /// We initiated it.
+        initiator: bool,
+        /// The peer's authenticated identity.
+        remote_id: Identity,
+        /// The peer's address (port 4500 after NAT detection).
+        remote_addr: SocketAddr,
+        /// The negotiated transforms.
+        suite: IkeSuite,
+        /// NAT detection result.
+        nat: NatState,
+    },
+    /// A Child SA is ready to install.
+    ChildSaUp(alloc::boxed::Box<ChildSaInfo>),
+    /// An IKE SA (and its Child SAs) ended.
+    IkeSaDown {
+        /// Which SA.
+        handle: IkeSaHandle,
+        /// Why.
+        reason: DownReason,
+    },
+}

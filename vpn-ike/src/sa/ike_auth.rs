@@ -1,0 +1,370 @@
+//! The IKE_AUTH exchange (RFC 7296 §1.2) with PSK authentication (§2.15), INITIAL_CONTACT
+//! (§2.4), and the first Child SA: ESP proposals, USE_TRANSPORT_MODE (§1.3.1) and traffic
+//! selector narrowing (§2.9).
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use vpn_core::crypto::Prf;
+use vpn_core::secret::SecretBytes;
+use vpn_core::ts::{covered_by, narrow, TrafficSelector};
+
+use super::{Ctx, IkeSa, State};
+use crate::auth::{psk_auth, verify_psk_auth, SignedOctets};
+use crate::config::{EspSuite, Mode, PeerConfig};
+use crate::event::{ChildKeys, ChildSaInfo, DownReason, Event, UdpEncap};
+use crate::keys::{child_keymat, encr_key_len, integ_key_len};
+use crate::message::{
+    Auth, AuthMethod, Delete, ExchangeType, Header, Id, Notify, NotifyType, Payload, PayloadBody,
+    TrafficSelectors,
+};
+use crate::proposal;
+
+/// The payloads of an IKE_AUTH message we look at.
+#[derive(Default)]
+struct AuthPayloads<'a> {
+    id: Option<&'a Id>,
+    auth: Option<&'a Auth>,
+    sa: Option<&'a crate::message::Sa>,
+    tsi: Option<&'a TrafficSelectors>,
+    tsr: Option<&'a TrafficSelectors>,
+    transport: bool,
+    initial_contact: bool,
+    error: Option<NotifyType>,
+}
+
+fn parse(payloads: &[Payload], initiator_id: bool) -> AuthPayloads<'_> {
+    let mut a = AuthPayloads::default();
+    for p in payloads {
+        match p {
+            Payload::IdI(id) if initiator_id => a.id = Some(id),
+            Payload::IdR(id) if !initiator_id => a.id = Some(id),
+            Payload::Auth(x) => a.auth = Some(x),
+            Payload::Sa(x) => a.sa = Some(x),
+            Payload::TsI(x) => a.tsi = Some(x),
+            Payload::TsR(x) => a.tsr = Some(x),
+            Payload::Notify(n) if n.notify_type == NotifyType::UseTransportMode => a.transport = true,
+            Payload::Notify(n) if n.notify_type == NotifyType::InitialContact => a.initial_contact = true,
+            Payload::Notify(n) if n.notify_type.is_error() && a.error.is_none() => {
+                a.error = Some(n.notify_type)
+            }
+            _ => {}
+        }
+    }
+    a
+}
+
+fn selectors(ts: Option<&TrafficSelectors>) -> Vec<TrafficSelector> {
+    ts.map(|t| t.ip_selectors().copied().collect()).unwrap_or_default()
+}
+
+/// ESP keys from KEYMAT: i->r encryption and integrity, then r->i (RFC 7296 §2.17).
+fn child_keys(
+    prf: Prf,
+    sk_d: &[u8],
+    ni: &[u8],
+    nr: &[u8],
+    suite: &EspSuite,
+) -> Option<(ChildKeys, ChildKeys)> {
+    let e = encr_key_len(suite.encr, suite.encr_key_bits).ok()?;
+    let a = integ_key_len(suite.encr, suite.integ).ok()?;
+    let km = child_keymat(prf, sk_d, None, ni, nr, 2 * (e + a)).ok()?;
+    let k = km.expose();
+    let part = |from: usize, len: usize| k.get(from..from + len).and_then(|b| SecretBytes::new(b).ok());
+    let i_to_r = ChildKeys { encr: part(0, e)?, integ: part(e, a)? };
+    let r_to_i = ChildKeys { encr: part(e + a, e)?, integ: part(2 * e + a, a)? };
+    Some((i_to_r, r_to_i))
+}
+
+impl IkeSa {
+    fn prf(&self) -> Option<Prf> {
+        self.suite.and_then(|s| s.prf().ok())
+    }
+
+    /// Our AUTH payload data over our IKE_SA_INIT message (RFC 7296 §2.15).
+    fn our_auth(&self, id_body: &[u8]) -> Option<SecretBytes> {
+        let (init, keys, peer) = (self.init.as_ref()?, self.keys.as_ref()?, self.peer.as_ref()?);
+        let signed = if self.initiator {
+            SignedOctets {
+                real_message: &init.msg_i,
+                peer_nonce: &init.nonce_r,
+                sk_p: keys.sk_pi.expose(),
+                id_body,
+            }
+        } else {
+            SignedOctets {
+                real_message: &init.msg_r,
+                peer_nonce: &init.nonce_i,
+                sk_p: keys.sk_pr.expose(),
+                id_body,
+            }
+        };
+        psk_auth(self.prf()?, peer.psk.expose(), &signed).ok()
+    }
+
+    /// Checks the peer's AUTH payload in constant time.
+    fn peer_auth_ok(&self, id: &Id, auth: &Auth) -> bool {
+        let (Some(init), Some(keys), Some(peer), Some(prf)) =
+            (self.init.as_ref(), self.keys.as_ref(), self.peer.as_ref(), self.prf())
+        else {
+            return false;
+        };
+        if auth.method != AuthMethod::SharedKeyMic {
+            return false;
+        }
+        let body = id.to_body_bytes();
+        let signed = if self.initiator {
+            SignedOctets {
+                real_message: &init.msg_r,
+                peer_nonce: &init.nonce_i,
+                sk_p: keys.sk_pr.expose(),
+                id_body: &body,
+            }
+        } else {
+            SignedOctets {
+                real_message: &init.msg_i,
+                peer_nonce: &init.nonce_r,
+                sk_p: keys.sk_pi.expose(),
+                id_body: &body,
+            }
+        };
+        verify_psk_auth(prf, peer.psk.expose(), &signed, &auth.data).unwrap_or(false)
+    }
+
+    /// Initiator: sends IKE_AUTH {IDi, [N(INITIAL_CONTACT)], AUTH, [N(USE_TRANSPORT_MODE)], SA, TSi, TSr}.
+    pub(super) fn send_auth_request(&mut self, ctx: &mut Ctx<'_>) {
+        let (Some(peer), Some(init)) = (self.peer.clone(), self.init.as_ref()) else { return };
+        let id = Id::new(peer.local_id.clone());
+        let Some(auth) = self.our_auth(&id.to_body_bytes()) else {
+            return self.down(ctx, DownReason::Internal);
+        };
+        let mut p = vec![Payload::id_i(id)];
+        if peer.initial_contact {
+            p.push(Payload::from(Notify::status(NotifyType::InitialContact)));
+        }
+        if let Some(r) = &peer.remote_id {
+            p.push(Payload::id_r(Id::new(r.clone())));
+        }
+        p.push(Payload::from(Auth::new(AuthMethod::SharedKeyMic, auth.expose().to_vec())));
+        if peer.mode == Mode::Transport {
+            p.push(Payload::from(Notify::status(NotifyType::UseTransportMode)));
+        }
+        p.push(Payload::from(proposal::esp_sa(&peer.esp_suites, init.child_spi)));
+        p.push(Payload::ts_i(TrafficSelectors::new(peer.local_ts.iter().copied())));
+        p.push(Payload::ts_r(TrafficSelectors::new(peer.remote_ts.iter().copied())));
+        self.state = State::AuthSent;
+        self.send_request(ctx, ExchangeType::IkeAuth, &p);
+    }
+
+    fn up_event(&mut self, ctx: &mut Ctx<'_>, remote_id: &Id) {
+        self.remote_id = Some(remote_id.clone());
+        if let Some(suite) = self.suite {
+            ctx.events.push_back(Event::IkeSaUp {
+                handle: self.handle,
+                initiator: self.initiator,
+                remote_id: remote_id.identity.clone(),
+                remote_addr: self.remote,
+                suite,
+                nat: self.nat,
+            });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn child_event(
+        &self,
+        ctx: &mut Ctx<'_>,
+        suite: &EspSuite,
+        spi_in: u32,
+        spi_out: u32,
+        mode: Mode,
+        local_ts: Vec<TrafficSelector>,
+        remote_ts: Vec<TrafficSelector>,
+    ) -> bool {
+        let (Some(init), Some(keys), Some(prf), Some(peer)) =
+            (self.init.as_ref(), self.keys.as_ref(), self.prf(), self.peer.as_ref())
+        else {
+            return false;
+        };
+        let Some((i_to_r, r_to_i)) = child_keys(prf, keys.sk_d.expose(), &init.nonce_i, &init.nonce_r, suite)
+        else {
+            return false;
+        };
+        let (keys_out, keys_in) = if self.initiator { (i_to_r, r_to_i) } else { (r_to_i, i_to_r) };
+        // RFC 3948, RFC 7296 §2.23: ESP is UDP-encapsulated when a NAT was detected.
+        let nat = self.nat.local_behind_nat || self.nat.remote_behind_nat;
+        let udp_encap = (self.natt && nat)
+            .then_some(UdpEncap { local_port: self.local.port(), remote_port: self.remote.port() });
+        ctx.events.push_back(Event::ChildSaUp(Box::new(ChildSaInfo {
+            handle: self.handle,
+            spi_in,
+            spi_out,
+            encr: suite.encr,
+            encr_key_bits: suite.encr_key_bits,
+            integ: suite.integ,
+            keys_in,
+            keys_out,
+            esn: suite.esn,
+            mode,
+            udp_encap,
+            local_addr: self.local,
+            remote_addr: self.remote,
+            local_ts,
+            remote_ts,
+            lifetimes: peer.child_lifetimes,
+        })));
+        true
+    }
+
+    /// Responder: the IKE_AUTH request.
+    pub(super) fn responder_on_auth(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        remote: SocketAddr,
+        h: &Header,
+        payloads: Vec<Payload>,
+    ) {
+        let a = parse(&payloads, true);
+        let mid = h.message_id;
+        let fail = |sa: &mut IkeSa, ctx: &mut Ctx<'_>, n: NotifyType| {
+            sa.send_response(ctx, ExchangeType::IkeAuth, mid, &[Payload::from(Notify::status(n))]);
+            sa.down_lingering(ctx, DownReason::Rejected(n));
+        };
+        let (Some(id), Some(auth)) = (a.id, a.auth) else {
+            return fail(self, ctx, NotifyType::InvalidSyntax);
+        };
+        // RFC 7296 §2.15: the peer's configuration comes from its identity.
+        let Some(peer) = ctx.config.peers.by_id(&id.identity, remote) else {
+            return fail(self, ctx, NotifyType::AuthenticationFailed);
+        };
+        if peer.remote_id.as_ref().is_some_and(|r| *r != id.identity) {
+            return fail(self, ctx, NotifyType::AuthenticationFailed);
+        }
+        self.peer = Some(Arc::new(peer));
+        if !self.peer_auth_ok(id, auth) {
+            return fail(self, ctx, NotifyType::AuthenticationFailed);
+        }
+        let Some(peer) = self.peer.clone() else { return };
+        let our_id = Id::new(peer.local_id.clone());
+        let Some(our_auth) = self.our_auth(&our_id.to_body_bytes()) else {
+            return self.down(ctx, DownReason::Internal);
+        };
+        let mut out = vec![
+            Payload::id_r(our_id),
+            Payload::from(Auth::new(AuthMethod::SharedKeyMic, our_auth.expose().to_vec())),
+        ];
+        // The first Child SA (RFC 7296 §1.2); its failure leaves the IKE SA up (§2.21.2).
+        let child = self.choose_child(ctx, &peer, &a);
+        match &child {
+            Ok((suite, number, spi_in, _, mode, tsi, tsr)) => {
+                if *mode == Mode::Transport {
+                    out.push(Payload::from(Notify::status(NotifyType::UseTransportMode)));
+                }
+                out.push(Payload::from(proposal::esp_reply(suite, *number, *spi_in)));
+                out.push(Payload::ts_i(TrafficSelectors::new(tsi.iter().copied())));
+                out.push(Payload::ts_r(TrafficSelectors::new(tsr.iter().copied())));
+            }
+            Err(n) => out.push(Payload::from(Notify::status(*n))),
+        }
+        self.send_response(ctx, ExchangeType::IkeAuth, mid, &out);
+        self.state = State::Established;
+        self.half_open_deadline = None;
+        self.initial_contact = a.initial_contact;
+        self.up_event(ctx, id);
+        if let Ok((suite, _, spi_in, spi_out, mode, tsi, tsr)) = child {
+            // TSi is the initiator's side: the peer's, from here.
+            self.child_event(ctx, &suite, spi_in, spi_out, mode, tsr, tsi);
+        }
+        self.init = None;
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn choose_child(
+        &self,
+        ctx: &mut Ctx<'_>,
+        peer: &PeerConfig,
+        a: &AuthPayloads<'_>,
+    ) -> Result<(EspSuite, u8, u32, u32, Mode, Vec<TrafficSelector>, Vec<TrafficSelector>), NotifyType> {
+        let sa = a.sa.ok_or(NotifyType::NoProposalChosen)?;
+        let (suite, p) = proposal::choose_esp(&peer.esp_suites, sa).ok_or(NotifyType::NoProposalChosen)?;
+        let spi_out = <[u8; 4]>::try_from(p.spi.as_slice())
+            .map(u32::from_be_bytes)
+            .map_err(|_| NotifyType::InvalidSyntax)?;
+        // RFC 7296 §2.9: narrow TSi to what we allow of the peer's side, TSr to ours.
+        let tsi = narrow(&selectors(a.tsi), &peer.remote_ts);
+        let tsr = narrow(&selectors(a.tsr), &peer.local_ts);
+        if tsi.is_empty() || tsr.is_empty() {
+            return Err(NotifyType::TsUnacceptable);
+        }
+        let spi_in = ctx.spis.esp().ok_or(NotifyType::NoAdditionalSas)?;
+        let mode = if a.transport && peer.mode == Mode::Transport { Mode::Transport } else { Mode::Tunnel };
+        Ok((suite, p.number, spi_in, spi_out, mode, tsi, tsr))
+    }
+
+    /// Initiator: the IKE_AUTH response.
+    pub(super) fn initiator_on_auth_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        _remote: SocketAddr,
+        payloads: Vec<Payload>,
+    ) {
+        let a = parse(&payloads, false);
+        let (Some(id), Some(auth)) = (a.id, a.auth) else {
+            let n = a.error.unwrap_or(NotifyType::InvalidSyntax);
+            return self.down(ctx, DownReason::PeerError(n));
+        };
+        let Some(peer) = self.peer.clone() else { return };
+        let id_ok = match &peer.remote_id {
+            Some(r) => *r == id.identity,
+            None => true,
+        };
+        if !id_ok || !self.peer_auth_ok(id, auth) {
+            // RFC 7296 §2.21.2: tell the responder in a separate INFORMATIONAL exchange.
+            let n = [Payload::from(Notify::status(NotifyType::AuthenticationFailed))];
+            self.send_oneshot(ctx, ExchangeType::Informational, &n);
+            return self.down(ctx, DownReason::Rejected(NotifyType::AuthenticationFailed));
+        }
+        self.state = State::Established;
+        self.up_event(ctx, id);
+        let child = self.accept_child(&peer, &a);
+        match child {
+            Ok((suite, spi_out, mode, tsi, tsr)) => {
+                let spi_in = self.init.as_ref().map_or(0, |i| i.child_spi);
+                self.child_event(ctx, &suite, spi_in, spi_out, mode, tsi, tsr);
+                self.init = None;
+            }
+            Err(n) => {
+                // No Child SA: delete the IKE SA rather than keep an idle one (as strongSwan does).
+                self.init = None;
+                self.state = State::Deleting(DownReason::ChildSaFailed(n));
+                self.send_request(ctx, ExchangeType::Informational, &[Payload::from(Delete::ike())]);
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn accept_child(
+        &self,
+        peer: &PeerConfig,
+        a: &AuthPayloads<'_>,
+    ) -> Result<(EspSuite, u32, Mode, Vec<TrafficSelector>, Vec<TrafficSelector>), NotifyType> {
+        if let Some(n) = a.error {
+            return Err(n);
+        }
+        let sa = a.sa.ok_or(NotifyType::NoProposalChosen)?;
+        let (suite, spi_out) =
+            proposal::accepted_esp(&peer.esp_suites, sa).ok_or(NotifyType::NoProposalChosen)?;
+        let (tsi, tsr) = (selectors(a.tsi), selectors(a.tsr));
+        // RFC 7296 §2.9: the responder may only narrow what we proposed.
+        let within = |got: &[TrafficSelector], ours: &[TrafficSelector]| {
+            !got.is_empty() && got.iter().all(|t| covered_by(t, ours))
+        };
+        if !within(&tsi, &peer.local_ts) || !within(&tsr, &peer.remote_ts) {
+            return Err(NotifyType::TsUnacceptable);
+        }
+        let mode = if a.transport && peer.mode == Mode::Transport { Mode::Transport } else { Mode::Tunnel };
+        Ok((suite, spi_out, mode, tsi, tsr))
+    }
+}

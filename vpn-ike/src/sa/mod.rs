@@ -1,0 +1,500 @@
+//! One IKE SA's state machine: message IDs, retransmission, the response cache, protection of
+//! messages, and the exchanges (one file each).
+
+mod ike_auth;
+mod ike_sa_init;
+mod informational;
+
+pub(crate) use ike_sa_init::{respond_init, InitReply};
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use rand_core::CryptoRngCore;
+use vpn_core::crypto::kex::KeyExchange as Kex;
+use vpn_core::secret::SecretBytes;
+use vpn_core::time::Instant;
+
+use crate::config::{EndpointConfig, PeerConfig};
+use crate::event::{DownReason, Event, IkeSaHandle, NatState};
+use crate::keys::frag::{fragment, FragError, Reassembly};
+use crate::keys::sk::{SkCrypto, SkError};
+use crate::keys::IkeSuite;
+use crate::message::{
+    encode_payload_chain, ExchangeType, Header, HeaderFlags, Message, Notify, NotifyType, Payload,
+    PayloadType, HEADER_LEN,
+};
+
+/// A datagram waiting for `poll_transmit`.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) marker: bool,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// What an SA needs from its endpoint while it handles an input.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) rng: &'a mut dyn CryptoRngCore,
+    pub(crate) config: &'a EndpointConfig,
+    pub(crate) out: &'a mut VecDeque<Outgoing>,
+    pub(crate) events: &'a mut VecDeque<Event>,
+    pub(crate) spis: &'a mut crate::spi::SpiGenerator,
+}
+
+/// Where an IKE SA is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Initiator: IKE_SA_INIT request sent.
+    InitSent,
+    /// Initiator: IKE_AUTH request sent.
+    AuthSent,
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH (half-open).
+    InitReplied,
+    /// Authenticated.
+    Established,
+    /// A Delete or error INFORMATIONAL is out; the SA ends when it is answered.
+    Deleting(DownReason),
+    /// Ended (the host was told) but kept until `linger_until` to answer retransmissions of
+    /// the request that ended it from the response cache.
+    Lingering,
+    /// Ended; the endpoint removes it.
+    Dead,
+}
+
+/// IKE_SA_INIT material kept until IKE_AUTH completes.
+pub(crate) struct InitData {
+    pub(crate) kex: Kex,
+    pub(crate) nonce_i: Vec<u8>,
+    pub(crate) nonce_r: Vec<u8>,
+    /// The initiator's IKE_SA_INIT request as last sent (RealMessage1).
+    pub(crate) msg_i: Vec<u8>,
+    /// The responder's IKE_SA_INIT response (RealMessage2).
+    pub(crate) msg_r: Vec<u8>,
+    pub(crate) cookie: Option<Vec<u8>>,
+    pub(crate) retries: u8,
+    /// The initiator's inbound Child SA SPI proposed in IKE_AUTH.
+    pub(crate) child_spi: u32,
+    /// A random NAT_DETECTION_SOURCE_IP hash, when UDP encapsulation is forced.
+    pub(crate) fake_nat_source: Option<[u8; 20]>,
+}
+
+/// A request waiting for its response.
+struct Outstanding {
+    message_id: u32,
+    datagrams: Vec<Vec<u8>>,
+    sent: u32,
+    next_at: Instant,
+}
+
+/// Keys kept after the SK payload ciphers are set up.
+pub(crate) struct SaKeys {
+    pub(crate) sk_d: SecretBytes,
+    pub(crate) sk_pi: SecretBytes,
+    pub(crate) sk_pr: SecretBytes,
+    /// SK_ei, SK_er, SK_ai, SK_ar, kept only when the host asked to export them.
+    pub(crate) exported: Option<Box<[SecretBytes; 4]>>,
+}
+
+/// One IKE SA.
+pub(crate) struct IkeSa {
+    pub(crate) handle: IkeSaHandle,
+    pub(crate) initiator: bool,
+    pub(crate) spi_i: u64,
+    pub(crate) spi_r: u64,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    /// Moved to port 4500 with the non-ESP marker (RFC 7296 §2.23).
+    pub(crate) natt: bool,
+    pub(crate) nat: NatState,
+    pub(crate) state: State,
+    pub(crate) peer: Option<Arc<PeerConfig>>,
+    pub(crate) suite: Option<IkeSuite>,
+    pub(crate) keys: Option<SaKeys>,
+    pub(crate) sk: Option<SkCrypto>,
+    pub(crate) init: Option<Box<InitData>>,
+    pub(crate) next_request_id: u32,
+    pub(crate) expected_request_id: u32,
+    outstanding: Option<Outstanding>,
+    cached_response: Option<(u32, Vec<Vec<u8>>)>,
+    reassembly: Reassembly,
+    pub(crate) peer_fragmentation: bool,
+    pub(crate) half_open_deadline: Option<Instant>,
+    /// When a lingering SA is finally dropped.
+    linger_until: Option<Instant>,
+    /// The endpoint's index key (initiator address, SPIi) of a responder SA.
+    pub(crate) init_key: Option<(SocketAddr, u64)>,
+    /// The endpoint's index key (encoded peer identity) once authenticated.
+    pub(crate) id_key: Option<Vec<u8>>,
+    /// The peer's authenticated identity.
+    pub(crate) remote_id: Option<crate::message::Id>,
+    /// The peer sent INITIAL_CONTACT (RFC 7296 §2.4).
+    pub(crate) initial_contact: bool,
+}
+
+/// Where a datagram came from and arrived at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Path {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    /// It carried the non-ESP marker (port 4500).
+    pub(crate) marker: bool,
+}
+
+impl core::fmt::Debug for IkeSa {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IkeSa")
+            .field("handle", &self.handle)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The port IKE moves to when a NAT is detected (RFC 7296 §2.23).
+pub(crate) const NATT_PORT: u16 = 4500;
+/// The IKE port, where no non-ESP marker is used.
+pub(crate) const IKE_PORT: u16 = 500;
+
+impl IkeSa {
+    pub(crate) fn blank(
+        handle: IkeSaHandle,
+        initiator: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> IkeSa {
+        IkeSa {
+            handle,
+            initiator,
+            spi_i: 0,
+            spi_r: 0,
+            local,
+            remote,
+            natt: false,
+            nat: NatState::default(),
+            state: if initiator { State::InitSent } else { State::InitReplied },
+            peer: None,
+            suite: None,
+            keys: None,
+            sk: None,
+            init: None,
+            next_request_id: 0,
+            expected_request_id: 0,
+            outstanding: None,
+            cached_response: None,
+            reassembly: Reassembly::default(),
+            peer_fragmentation: false,
+            half_open_deadline: None,
+            linger_until: None,
+            init_key: None,
+            id_key: None,
+            remote_id: None,
+            initial_contact: false,
+        }
+    }
+
+    /// The next instant this SA wants `handle_timeout`.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        if self.state == State::Lingering {
+            return self.linger_until;
+        }
+        let r = self.outstanding.as_ref().map(|o| o.next_at);
+        match (r, self.half_open_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The peer's identity once the SA is authenticated.
+    pub(crate) fn authenticated_id(&self) -> Option<&crate::message::Id> {
+        match self.state {
+            State::Established | State::Deleting(_) => self.remote_id.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_half_open(&self) -> bool {
+        self.state == State::InitReplied
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.state == State::Dead
+    }
+
+    /// Ends the SA and tells the host.
+    pub(crate) fn down(&mut self, ctx: &mut Ctx<'_>, reason: DownReason) {
+        if !matches!(self.state, State::Dead | State::Lingering) {
+            ctx.events.push_back(Event::IkeSaDown { handle: self.handle, reason });
+        }
+        self.state = State::Dead;
+        self.outstanding = None;
+        self.init = None;
+    }
+
+    /// Ends the SA after answering a request with an error: the host is told now, and the SA
+    /// stays (as long as a peer with our retransmission settings would retry) only to repeat
+    /// that answer to retransmissions, so the
+    /// peer learns why even if the first answer is lost (RFC 7296 §2.21.2).
+    pub(crate) fn down_lingering(&mut self, ctx: &mut Ctx<'_>, reason: DownReason) {
+        self.down(ctx, reason);
+        self.state = State::Lingering;
+        self.half_open_deadline = None;
+        self.shed_keys();
+        self.linger_until = Some(ctx.now + ctx.config.retransmit.total());
+    }
+
+    /// Key material nobody needs once the SA only repeats a cached answer.
+    fn shed_keys(&mut self) {
+        self.keys = None;
+        self.sk = None;
+        self.peer = None;
+        self.reassembly.clear();
+    }
+
+    fn emit(&self, ctx: &mut Ctx<'_>, bytes: Vec<u8>) {
+        ctx.out.push_back(Outgoing { local: self.local, remote: self.remote, marker: self.natt, bytes });
+    }
+
+    /// Moves both ends to port 4500 (RFC 7296 §2.23, RFC 3948). A host listening on one other
+    /// port for everything keeps it.
+    pub(crate) fn move_to_natt(&mut self) {
+        self.natt = true;
+        if self.local.port() == IKE_PORT {
+            self.local.set_port(NATT_PORT);
+        }
+        if self.remote.port() == IKE_PORT {
+            self.remote.set_port(NATT_PORT);
+        }
+    }
+
+    fn header(&self, exchange: ExchangeType, message_id: u32, response: bool) -> Header {
+        let mut flags = if self.initiator { HeaderFlags::INITIATOR } else { HeaderFlags(0) };
+        if response {
+            flags = flags | HeaderFlags::RESPONSE;
+        }
+        Header::new(exchange, self.spi_i, self.spi_r, message_id, flags)
+    }
+
+    /// Encodes a message, protected with SK (and split into SKF fragments when it is too big
+    /// and the peer supports RFC 7383) once keys exist.
+    fn build(&mut self, ctx: &mut Ctx<'_>, header: &Header, payloads: &[Payload]) -> Option<Vec<Vec<u8>>> {
+        let Some(sk) = self.sk.as_mut() else {
+            return Some(alloc::vec![Message { header: *header, payloads: payloads.to_vec() }.encode()]);
+        };
+        let budget = ctx.config.fragmentation.message_budget(self.natt);
+        let mut chain = Vec::new();
+        encode_payload_chain(payloads, &mut chain);
+        let chain = vpn_core::secret::SecretVec::new(chain);
+        let whole = chain.len() + sk.overhead(chain.len(), 0);
+        // RFC 7383 §2.5.1: fragment only messages that would exceed the budget, and never
+        // IKE_SA_INIT.
+        if self.peer_fragmentation && whole > budget && header.exchange_type != ExchangeType::IkeSaInit {
+            let max = ctx.config.fragmentation.max_fragments;
+            return fragment(sk, header, payloads, budget, max, ctx.rng).ok();
+        }
+        sk.protect(header, payloads, ctx.rng).ok().map(|m| alloc::vec![m])
+    }
+
+    /// Sends a new request and arms retransmission.
+    pub(crate) fn send_request(&mut self, ctx: &mut Ctx<'_>, exchange: ExchangeType, payloads: &[Payload]) {
+        let id = self.next_request_id;
+        let header = self.header(exchange, id, false);
+        let Some(datagrams) = self.build(ctx, &header, payloads) else {
+            return self.down(ctx, DownReason::Internal);
+        };
+        self.next_request_id = id.wrapping_add(1);
+        for d in &datagrams {
+            self.emit(ctx, d.clone());
+        }
+        let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
+        self.outstanding = Some(Outstanding { message_id: id, datagrams, sent: 1, next_at });
+    }
+
+    /// Replaces the outstanding request's bytes (a changed IKE_SA_INIT retry) and sends them.
+    pub(crate) fn resend_request_as(&mut self, ctx: &mut Ctx<'_>, datagram: Vec<u8>) {
+        self.emit(ctx, datagram.clone());
+        let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
+        let message_id = self.next_request_id.wrapping_sub(1);
+        self.outstanding =
+            Some(Outstanding { message_id, datagrams: alloc::vec![datagram], sent: 1, next_at });
+    }
+
+    /// Sends a one-shot request that is not retransmitted (an error notification after which
+    /// the SA ends, RFC 7296 §2.21.2).
+    pub(crate) fn send_oneshot(&mut self, ctx: &mut Ctx<'_>, exchange: ExchangeType, payloads: &[Payload]) {
+        let id = self.next_request_id;
+        let header = self.header(exchange, id, false);
+        if let Some(datagrams) = self.build(ctx, &header, payloads) {
+            self.next_request_id = id.wrapping_add(1);
+            for d in datagrams {
+                self.emit(ctx, d);
+            }
+        }
+    }
+
+    /// Sends (and caches) the response to request `message_id`.
+    pub(crate) fn send_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        message_id: u32,
+        payloads: &[Payload],
+    ) {
+        let header = self.header(exchange, message_id, true);
+        let Some(datagrams) = self.build(ctx, &header, payloads) else { return };
+        for d in &datagrams {
+            self.emit(ctx, d.clone());
+        }
+        self.expected_request_id = message_id.wrapping_add(1);
+        self.cached_response = Some((message_id, datagrams));
+    }
+
+    /// Stores an IKE_SA_INIT response sent by the endpoint for retransmission.
+    pub(crate) fn cache_init_response(&mut self, datagram: Vec<u8>) {
+        self.expected_request_id = 1;
+        self.cached_response = Some((0, alloc::vec![datagram]));
+    }
+
+    /// Runs the timers due at `ctx.now`: half-open expiry and request retransmission (RFC 7296 §2.1).
+    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state == State::Lingering {
+            if self.linger_until.is_some_and(|t| t <= ctx.now) {
+                self.state = State::Dead;
+            }
+            return;
+        }
+        if self.half_open_deadline.is_some_and(|d| d <= ctx.now) {
+            self.half_open_deadline = None;
+            if self.state == State::InitReplied {
+                return self.down(ctx, DownReason::HalfOpenTimeout);
+            }
+        }
+        let (tries, now) = (ctx.config.retransmit.tries, ctx.now);
+        let Some(o) = self.outstanding.as_mut() else { return };
+        if o.next_at > now {
+            return;
+        }
+        if o.sent > tries {
+            let reason = match self.state {
+                State::Deleting(r) => r,
+                _ => DownReason::Timeout,
+            };
+            return self.down(ctx, reason);
+        }
+        o.next_at = now + ctx.config.retransmit.timeout_after(o.sent);
+        o.sent += 1;
+        let datagrams = o.datagrams.clone();
+        for d in datagrams {
+            self.emit(ctx, d);
+        }
+    }
+
+    /// Handles a datagram addressed to this SA (`header` already peeked).
+    pub(crate) fn handle(&mut self, ctx: &mut Ctx<'_>, path: Path, header: &Header, datagram: &[u8]) {
+        let remote = path.remote;
+        if header.flags.response() {
+            if self.outstanding.as_ref().map(|o| o.message_id) != Some(header.message_id) {
+                return; // not the response we wait for (RFC 7296 §2.3)
+            }
+            match (self.state, header.exchange_type) {
+                (State::InitSent, ExchangeType::IkeSaInit) => self.initiator_on_init_response(ctx, datagram),
+                (State::AuthSent, ExchangeType::IkeAuth) => {
+                    if let Some(p) = self.open(ctx, header, datagram) {
+                        self.outstanding = None;
+                        self.initiator_on_auth_response(ctx, remote, p);
+                    }
+                }
+                (State::Established | State::Deleting(_), _) => {
+                    if let Some(p) = self.open(ctx, header, datagram) {
+                        self.outstanding = None;
+                        self.on_informational_response(ctx, header, &p);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        // A retransmitted request gets the cached response (RFC 7296 §2.1); for fragmented
+        // requests only fragment 1 triggers it (RFC 7383 §2.6.1).
+        if let Some((id, datagrams)) = &self.cached_response {
+            if *id == header.message_id {
+                if is_first_fragment_or_whole(datagram) {
+                    let ds = datagrams.clone();
+                    for d in ds {
+                        self.emit(ctx, d);
+                    }
+                }
+                return;
+            }
+        }
+        if header.message_id != self.expected_request_id || self.sk.is_none() {
+            return;
+        }
+        let Some(payloads) = self.open(ctx, header, datagram) else { return };
+        // RFC 7296 §2.23: follow the peer to port 4500 (and a NAT's new mapping) once authentic.
+        if path.marker && (!self.natt || self.remote != path.remote) {
+            self.natt = true;
+            self.local = path.local;
+            self.remote = path.remote;
+        }
+        match (self.state, header.exchange_type) {
+            (State::InitReplied, ExchangeType::IkeAuth) => {
+                self.responder_on_auth(ctx, remote, header, payloads)
+            }
+            (State::Established | State::Deleting(_), ExchangeType::Informational) => {
+                self.on_informational_request(ctx, header, &payloads)
+            }
+            (State::Established, ExchangeType::CreateChildSa) => {
+                // Rekeying and further Child SAs are not implemented yet (RFC 7296 §1.3).
+                let n = [Payload::from(Notify::status(NotifyType::NoAdditionalSas))];
+                self.send_response(ctx, ExchangeType::CreateChildSa, header.message_id, &n);
+            }
+            _ => {}
+        }
+    }
+
+    /// Verifies and decrypts an SK message or collects an SKF fragment. An authentic message
+    /// with a malformed inner chain is answered (requests) or ends the SA (responses).
+    fn open(&mut self, ctx: &mut Ctx<'_>, header: &Header, datagram: &[u8]) -> Option<Vec<Payload>> {
+        let sk = self.sk.as_ref()?;
+        let limits = &ctx.config.limits;
+        let first = datagram.get(16).copied().map(PayloadType::from);
+        let result = if first == Some(PayloadType::Skf) {
+            match sk.unprotect_fragment(datagram, limits) {
+                Ok((h, f)) => self.reassembly.push(&h, f, &ctx.config.fragmentation, limits),
+                Err(e) => Err(FragError::Sk(e)),
+            }
+        } else {
+            sk.unprotect(datagram, limits).map(|(_, p)| Some(p)).map_err(FragError::Sk)
+        };
+        let err = match result {
+            Ok(p) => return p,
+            Err(FragError::Sk(SkError::InnerDecode(e)) | FragError::Decode(e)) => e,
+            Err(_) => return None, // unauthenticated: drop silently (RFC 7296 §2.21.1)
+        };
+        let n = [Payload::from(err.notify_payload())];
+        if header.flags.response() {
+            self.down(ctx, DownReason::Rejected(err.notify()));
+        } else {
+            self.send_response(ctx, header.exchange_type, header.message_id, &n);
+            if matches!(header.exchange_type, ExchangeType::IkeAuth) {
+                self.down_lingering(ctx, DownReason::Rejected(err.notify()));
+            }
+        }
+        None
+    }
+}
+
+/// True unless `datagram` is an SKF fragment other than number 1.
+fn is_first_fragment_or_whole(datagram: &[u8]) -> bool {
+    if datagram.get(16).copied().map(PayloadType::from) != Some(PayloadType::Skf) {
+        return true;
+    }
+    match datagram.get(HEADER_LEN + 4..HEADER_LEN + 6) {
+        Some(n) => n == [0, 1],
+        None => true,
+    }
+}
