@@ -63,6 +63,8 @@ pub mod auth;
 pub mod config;
 pub mod endpoint;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod keys;
 pub mod message;
 pub mod nat;

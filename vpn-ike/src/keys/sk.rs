@@ -206,6 +206,18 @@ impl SkCrypto {
         self.protect_raw(header, PayloadType::Sk, first, None, plain.expose(), rng)
     }
 
+    /// Protects an already encoded inner payload chain whose first payload is `inner_first`
+    /// (for hosts and fuzzers that build chains themselves).
+    pub fn protect_chain(
+        &mut self,
+        header: &Header,
+        inner_first: PayloadType,
+        chain: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u8>, SkError> {
+        self.protect_raw(header, PayloadType::Sk, inner_first, None, chain, rng)
+    }
+
     /// Protects one SKF fragment of a payload chain (RFC 7383 §2.5).
     pub fn protect_fragment(
         &mut self,
