@@ -188,7 +188,7 @@ impl ResponderHarness {
                 }
             }
             Step::Wait(s) => {
-                self.now = self.now + Duration::from_secs(u64::from(*s));
+                self.now += Duration::from_secs(u64::from(*s));
                 self.responder.handle_timeout(self.now);
                 self.drain();
                 return;
