@@ -370,8 +370,12 @@ impl<R: CryptoRngCore> Driver<R> {
             tag: info.handle.0,
         });
         self.installed.entry(info.handle).or_default().pairs.push((info.spi_in, info.spi_out));
-        tracing::info!(spi_in = format_args!("{:08x}", info.spi_in), spi_out = format_args!("{:08x}", info.spi_out),
-            peer = %remote, "ESP SA pair installed");
+        tracing::info!(
+            spi_in = format_args!("{:08x}", info.spi_in),
+            spi_out = format_args!("{:08x}", info.spi_out),
+            peer = %remote,
+            "ESP SA pair installed"
+        );
         self.events.push_back(DriverEvent::ChildSaInstalled(Box::new(info.clone())));
     }
 

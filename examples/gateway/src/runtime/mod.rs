@@ -223,6 +223,11 @@ impl Gateway {
     }
 
     fn on_event(&mut self, ev: &DriverEvent) {
+        // The table forgets an SA that goes down: ask its name first.
+        let known = match ev {
+            DriverEvent::Ike(Event::IkeSaDown { handle, .. }) => self.table.name(*handle).map(str::to_string),
+            _ => None,
+        };
         self.table.on_event(ev);
         match ev {
             DriverEvent::Ike(Event::IkeSaUp { handle, remote_id, remote_addr, suite, .. }) => {
@@ -239,17 +244,24 @@ impl Gateway {
                     .unwrap_or(vpn_ike::message::Identity::Ipv4(std::net::Ipv4Addr::UNSPECIFIED));
                 let spis = self.driver.endpoint().ike_sa_spis(*handle).unwrap_or((handle.0, 0));
                 self.table.describe(*handle, &name, &local_id, spis);
-                tracing::info!(connection = %name, peer = %remote_addr, ?suite, "IKE SA established");
+                let algs = format!(
+                    "{}/{}/{}",
+                    crate::status::encr_name(suite.encr, suite.encr_key_bits),
+                    crate::status::prf_name(suite.prf),
+                    crate::status::ke_name(suite.ke)
+                );
+                tracing::info!(connection = %name, peer = %remote_addr, %algs, "IKE SA established");
                 self.log_ike_keys(*handle);
             }
             DriverEvent::ChildSaInstalled(info) => self.log_esp_keys(info),
             DriverEvent::ChildSaRefused { reason, .. } => tracing::warn!(%reason, "Child SA not installed"),
             DriverEvent::Ike(Event::IkeSaDown { handle, reason }) => {
-                let name = self.initiated.remove(handle);
+                let initiated = self.initiated.remove(handle);
                 let closed = self.closing.contains(handle);
                 self.closing.retain(|h| h != handle);
-                tracing::info!(connection = ?name, ?reason, "IKE SA down");
-                if let Some(name) = name {
+                let shown = initiated.clone().or(known).unwrap_or_else(|| "?".into());
+                tracing::info!(connection = %shown, ?reason, "IKE SA down");
+                if let Some(name) = initiated {
                     let again = self.connection(&name).is_some_and(|c| c.initiates());
                     if again && !closed && *reason != DownReason::Closed {
                         self.retry.insert(name, Instant::now() + RETRY_AFTER);
