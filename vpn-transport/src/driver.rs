@@ -361,7 +361,11 @@ impl<R: CryptoRngCore> Driver<R> {
             }
         };
         self.esp.insert_inbound(inb);
-        self.esp.insert_outbound(out, remote);
+        self.esp.insert_outbound_from(
+            out,
+            Some(info.local_addr.ip()).filter(|ip| !ip.is_unspecified()),
+            remote,
+        );
         self.esp.spd_mut().insert(Policy {
             local: info.local_ts.clone(),
             remote: info.remote_ts.clone(),
@@ -394,10 +398,10 @@ impl<R: CryptoRngCore> Driver<R> {
         for i in 0..self.from_inner.len() {
             let (slot, range) = self.from_inner.slot_mut(i);
             if let Ok(Outbound::Esp(d)) = self.esp.encapsulate(now, slot, range) {
-                if !self.to_net.push(PortKind::NatT, d.remote, &slot[d.range.clone()]) {
+                if !self.to_net.push_from(PortKind::NatT, d.local, d.remote, &slot[d.range.clone()]) {
                     self.udp.send_gso(&self.to_net, 0)?;
                     self.to_net.clear();
-                    self.to_net.push(PortKind::NatT, d.remote, &slot[d.range]);
+                    self.to_net.push_from(PortKind::NatT, d.local, d.remote, &slot[d.range]);
                 }
             }
         }

@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 use vpn_core::packet::{self, PacketError};
@@ -20,6 +20,8 @@ use vpn_esp::{
 pub struct EspDatagram {
     /// Where it lies in the buffer (SPI first: [`Framing::Esp`]).
     pub range: Range<usize>,
+    /// Our address to send it from, when the SA names one.
+    pub local: Option<IpAddr>,
     /// Where to send it.
     pub remote: SocketAddr,
     /// The outbound SA that protected it.
@@ -81,7 +83,8 @@ pub struct TunnelStats {
 pub struct EspTunnel {
     sad: Sad,
     spd: Spd,
-    remotes: BTreeMap<u32, SocketAddr>,
+    /// Per outbound SPI: our source address (when the host has several) and the peer's.
+    remotes: BTreeMap<u32, (Option<IpAddr>, SocketAddr)>,
     stats: TunnelStats,
 }
 
@@ -130,18 +133,31 @@ impl EspTunnel {
     /// Install an outbound SA whose packets go to `remote` (the peer's NAT-T address as we
     /// see it).
     pub fn insert_outbound(&mut self, sa: OutboundSa, remote: SocketAddr) -> Option<OutboundSa> {
-        self.remotes.insert(sa.spi(), remote);
+        self.insert_outbound_from(sa, None, remote)
+    }
+
+    /// [`EspTunnel::insert_outbound`], sending from our address `local` (a host with several
+    /// addresses must use the one the SA was negotiated on).
+    pub fn insert_outbound_from(
+        &mut self,
+        sa: OutboundSa,
+        local: Option<IpAddr>,
+        remote: SocketAddr,
+    ) -> Option<OutboundSa> {
+        self.remotes.insert(sa.spi(), (local, remote));
         self.sad.insert_outbound(sa)
     }
 
     /// Change where the outbound SA `spi` sends (the peer moved behind a NAT, RFC 7296 §2.23).
     pub fn set_remote(&mut self, spi: u32, remote: SocketAddr) {
-        self.remotes.insert(spi, remote);
+        if let Some(e) = self.remotes.get_mut(&spi) {
+            e.1 = remote;
+        }
     }
 
     /// Where the outbound SA `spi` sends.
     pub fn remote(&self, spi: u32) -> Option<SocketAddr> {
-        self.remotes.get(&spi).copied()
+        self.remotes.get(&spi).map(|e| e.1)
     }
 
     /// Remove the outbound SA `spi` and its address.
@@ -191,12 +207,19 @@ impl EspTunnel {
             PolicyAction::Bypass => return Ok(Outbound::Bypass),
             PolicyAction::Discard => return Err(OutboundError::PolicyDiscard),
         };
-        let remote = self.remotes.get(&spi).copied().ok_or(OutboundError::NoSa(spi))?;
+        let (local, remote) = self.remotes.get(&spi).copied().ok_or(OutboundError::NoSa(spi))?;
         let e = self.sad.encapsulate(now, spi, buf, range, Framing::Esp).map_err(|e| match e {
             SadEncapError::NoSa(spi) => OutboundError::NoSa(spi),
             e => OutboundError::Encap(e),
         })?;
-        Ok(Outbound::Esp(EspDatagram { range: e.range, remote, spi, seq: e.seq, lifetime: e.lifetime }))
+        Ok(Outbound::Esp(EspDatagram {
+            range: e.range,
+            local,
+            remote,
+            spi,
+            seq: e.seq,
+            lifetime: e.lifetime,
+        }))
     }
 
     /// Decapsulate the ESP datagram at `buf[range]` (SPI first, as received on the NAT-T port)

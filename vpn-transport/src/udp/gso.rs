@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::send::{Transmit, GSO_MAX_BYTES};
 use super::{PortKind, UdpEndpoint, MAX_GSO_SEGMENTS};
@@ -12,6 +12,7 @@ use crate::sys::MAX_BATCH;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Run {
     port: PortKind,
+    from: Option<IpAddr>,
     remote: SocketAddr,
     start: usize,
     end: usize,
@@ -22,8 +23,9 @@ struct Run {
 impl Run {
     /// Whether `len` more bytes to the same place extend this run: no shorter datagram yet
     /// (only the last may be short), not longer than the first, and within the GSO limits.
-    fn takes(&self, port: PortKind, remote: SocketAddr, len: usize) -> bool {
+    fn takes(&self, port: PortKind, from: Option<IpAddr>, remote: SocketAddr, len: usize) -> bool {
         self.port == port
+            && self.from == from
             && self.remote == remote
             && len <= self.seg
             && self.end - self.start == self.count * self.seg
@@ -52,10 +54,21 @@ impl GsoBatch {
     /// Append a copy of `datagram`, to go from `port` to `remote`. Returns `false` when there
     /// is no room left (send and clear, then push again).
     pub fn push(&mut self, port: PortKind, remote: SocketAddr, datagram: &[u8]) -> bool {
+        self.push_from(port, None, remote, datagram)
+    }
+
+    /// [`GsoBatch::push`] from a chosen local address (on a host with several).
+    pub fn push_from(
+        &mut self,
+        port: PortKind,
+        from: Option<IpAddr>,
+        remote: SocketAddr,
+        datagram: &[u8],
+    ) -> bool {
         let len = datagram.len();
         let Some(dst) = self.buf.get_mut(self.used..self.used + len) else { return false };
         match self.runs.last_mut() {
-            Some(r) if r.takes(port, remote, len) => {
+            Some(r) if r.takes(port, from, remote, len) => {
                 r.end += len;
                 r.count += 1;
             }
@@ -64,7 +77,7 @@ impl GsoBatch {
                     return false;
                 }
                 let start = self.used;
-                self.runs.push(Run { port, remote, start, end: start + len, seg: len, count: 1 });
+                self.runs.push(Run { port, from, remote, start, end: start + len, seg: len, count: 1 });
             }
         }
         dst.copy_from_slice(datagram);
@@ -90,7 +103,10 @@ impl GsoBatch {
     /// Run `i` as a transmit.
     pub fn transmit(&self, i: usize) -> Transmit<'_> {
         let r = &self.runs[i];
-        let t = Transmit::new(r.port, r.remote, &self.buf[r.start..r.end]);
+        let mut t = Transmit::new(r.port, r.remote, &self.buf[r.start..r.end]);
+        if let Some(ip) = r.from {
+            t = t.from_ip(ip);
+        }
         if r.count > 1 {
             t.segments(r.seg)
         } else {

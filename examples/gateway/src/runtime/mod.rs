@@ -152,7 +152,9 @@ impl Gateway {
         let RemoteAddress::Addr(remote) = c.remote_address else {
             return Err(format!("{name}: the peer's address is %any; it must initiate"));
         };
-        let peer = peers::peer_config(c, self.local);
+        let mut peer = peers::peer_config(c, self.local);
+        // RFC 7296 §2.4: INITIAL_CONTACT only when we hold no other IKE SA with this peer.
+        peer.initial_contact = self.table.handles_of(name).is_empty();
         let h = self.driver.connect(peer, remote).map_err(|e| format!("{name}: {e:?}"))?;
         tracing::info!(connection = %name, peer = %remote, "initiating");
         self.initiated.insert(h, name.to_string());
@@ -252,6 +254,20 @@ impl Gateway {
                 );
                 tracing::info!(connection = %name, peer = %remote_addr, %algs, "IKE SA established");
                 self.log_ike_keys(*handle);
+                // The connection is up: an initiation of ours still under way for it would only
+                // make a duplicate (and its INITIAL_CONTACT would replace this SA), so drop it.
+                let pending: Vec<IkeSaHandle> = self
+                    .initiated
+                    .iter()
+                    .filter(|(h, n)| **h != *handle && **n == name && self.table.name(**h).is_none())
+                    .map(|(h, _)| *h)
+                    .collect();
+                for h in pending {
+                    tracing::info!(connection = %name, "dropping our own pending initiation: the SA is up");
+                    self.closing.push(h);
+                    self.driver.close(h);
+                }
+                self.retry.remove(&name);
             }
             DriverEvent::ChildSaInstalled(info) => self.log_esp_keys(info),
             DriverEvent::ChildSaRefused { reason, .. } => tracing::warn!(%reason, "Child SA not installed"),
@@ -259,11 +275,16 @@ impl Gateway {
                 let initiated = self.initiated.remove(handle);
                 let closed = self.closing.contains(handle);
                 self.closing.retain(|h| h != handle);
-                let shown = initiated.clone().or(known).unwrap_or_else(|| "?".into());
+                let shown = initiated.clone().or(known.clone()).unwrap_or_else(|| "?".into());
                 tracing::info!(connection = %shown, ?reason, "IKE SA down");
-                if let Some(name) = initiated {
+                // Start again after a failure, unless we or the peer closed it on purpose, a newer
+                // SA replaced it (RFC 7296 §2.4 INITIAL_CONTACT), or another SA still serves it.
+                let on_purpose =
+                    matches!(reason, DownReason::Closed | DownReason::Replaced | DownReason::DeletedByPeer);
+                if let Some(name) = initiated.or(known) {
                     let again = self.connection(&name).is_some_and(|c| c.initiates());
-                    if again && !closed && *reason != DownReason::Closed {
+                    let served = !self.table.handles_of(&name).is_empty();
+                    if again && !closed && !on_purpose && !served {
                         self.retry.insert(name, Instant::now() + RETRY_AFTER);
                     }
                 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One TCP stream through a vpn-gateway pair and through a strongSwan pair (userspace ESP), same
+# algorithms (aes256gcm16-prfsha256-x25519 / aes256gcm16), same machine, same run.
+# Last line: `throughput: vpn-gateway X Mbit/s, strongswan Y Mbit/s, ratio R`. Run as root.
+#   VPN_GATEWAY=path/to/vpn-gateway tests/interop/throughput.sh   (THROUGHPUT_SECONDS, default 10)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/strongswan/lib.sh"
+need_root
+iop_supervise "$@"
+ss_install
+: "${VPN_GATEWAY:?set VPN_GATEWAY to the vpn-gateway binary}"
+SECS=${THROUGHPUT_SECONDS:-10}
+IKE=aes256gcm16-prfsha256-x25519 ESP=aes256gcm16 PSK="throughput test psk"
+
+# Our pair: west (10.1.0.1) initiates to east (10.2.0.1).
+W=tpw$$ E=tpe$$
+mk_workdir WDIR tp-west
+mk_workdir EDIR tp-east
+ns_create "$W"
+ns_create "$E"
+link_pair "$W" 192.0.2.1 "$E" 192.0.2.2
+gw_write_config "$EDIR/gateway.toml" name=east listen=192.0.2.2 control_socket="$EDIR/gateway.sock" \
+    tun=vpn0 tun_addresses=10.2.0.1/32
+gw_add_connection "$EDIR/gateway.toml" name=west kind=vnet-to-vnet remote_address=192.0.2.1 \
+    local_id=east remote_id=west psk="$PSK" connection_mode=responder-only \
+    local_selectors=10.2.0.0/24 remote_selectors=10.1.0.0/24 ike_proposals="$IKE" esp_proposals="$ESP"
+gw_write_config "$WDIR/gateway.toml" name=west listen=192.0.2.1 control_socket="$WDIR/gateway.sock" \
+    tun=vpn0 tun_addresses=10.1.0.1/32
+gw_add_connection "$WDIR/gateway.toml" name=east kind=vnet-to-vnet remote_address=192.0.2.2 \
+    local_id=west remote_id=east psk="$PSK" local_selectors=10.1.0.0/24 remote_selectors=10.2.0.0/24 \
+    ike_proposals="$IKE" esp_proposals="$ESP"
+gw_start "$E" "$EDIR" "$EDIR/gateway.toml" || die "east did not start"
+gw_start "$W" "$WDIR" "$WDIR/gateway.toml" || die "west did not start"
+wait_for_gw_sa "$W" east 20 || die "vpn-gateway tunnel did not come up"
+ours=$(iperf_mbps "$W" 10.1.0.1 "$E" 10.2.0.1 "$SECS") || die "iperf3 through vpn-gateway failed"
+bytes=$(gw_sas_kv "$W" east | kv_get child_bytes_out)
+[ "${bytes:-0}" -gt 1000000 ] || die "the stream did not go through our SA ($bytes bytes)"
+gw_stop "$W"
+gw_stop "$E"
+log "vpn-gateway: $ours Mbit/s"
+
+# The strongSwan pair, the same way (lib.sh).
+ss_throughput_mbps "$SECS" "$IKE" "$ESP" || die "strongSwan throughput failed"
+log "strongswan: $SS_MBPS Mbit/s"
+ratio=$(awk -v a="$ours" -v b="$SS_MBPS" 'BEGIN { printf "%.2f", a / b }')
+echo "throughput: vpn-gateway $ours Mbit/s, strongswan $SS_MBPS Mbit/s, ratio $ratio"
