@@ -446,3 +446,29 @@ fn every_error_is_reported_in_file_order() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn gateway_retransmission_settings() {
+    // Added after `tun_addresses` (line 6 of the example): a zero timeout, then zero tries.
+    let text = BASE.replacen(
+        "tun_addresses = [\"10.1.0.1/32\"]",
+        "tun_addresses = [\"10.1.0.1/32\"]\nretransmit_timeout = \"0s\"\nretransmit_tries = 0",
+        1,
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "gw.toml:7:22: gateway.retransmit_timeout: must be longer than zero",
+            "gw.toml:8:20: gateway.retransmit_tries: expected a number from 1 to 20",
+        ]
+    );
+    let text = BASE.replacen(
+        "tun_addresses = [\"10.1.0.1/32\"]",
+        "tun_addresses = [\"10.1.0.1/32\"]\nretransmit_timeout = \"500ms\"\nretransmit_tries = \"3\"",
+        1,
+    );
+    assert_eq!(
+        errors(&text),
+        ["gw.toml:8:20: gateway.retransmit_tries: expected a number from 1 to 20, found string"]
+    );
+}

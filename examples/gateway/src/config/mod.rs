@@ -59,6 +59,10 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vpn-gateway.sock";
 pub const DEFAULT_IKE_LIFETIME: Duration = Duration::from_secs(4 * 3600);
 /// Default Child SA rekey interval (strongSwan's `rekey_time` for Child SAs).
 pub const DEFAULT_CHILD_LIFETIME: Duration = Duration::from_secs(3600);
+/// First IKE retransmission timeout (strongSwan's `retransmit_timeout`).
+pub const DEFAULT_RETRANSMIT_TIMEOUT: Duration = Duration::from_secs(4);
+/// IKE request sends before giving up (strongSwan's `retransmit_tries`).
+pub const DEFAULT_RETRANSMIT_TRIES: u32 = 5;
 /// Shortest pre-shared key accepted, in bytes.
 pub const MIN_PSK_LEN: usize = 8;
 
@@ -84,6 +88,10 @@ pub struct Gateway {
     pub tun: String,
     /// Addresses to put on the TUN device.
     pub tun_addresses: Vec<IpCidr>,
+    /// First IKE retransmission timeout; each next one is 1.8 times longer (strongSwan's schedule).
+    pub retransmit_timeout: Duration,
+    /// Sends of a request before the peer is declared dead.
+    pub retransmit_tries: u32,
 }
 
 macro_rules! keyword_enum {

@@ -16,7 +16,8 @@ use super::*;
 
 pub(super) type Val<'i> = Spanned<DeValue<'i>>;
 
-const GATEWAY_FIELDS: &[&str] = &["name", "listen", "control_socket", "tun", "tun_addresses"];
+const GATEWAY_FIELDS: &[&str] =
+    &["name", "listen", "control_socket", "tun", "tun_addresses", "retransmit_timeout", "retransmit_tries"];
 const CONNECTION_FIELDS: &[&str] = &[
     "name",
     "kind",
@@ -161,12 +162,32 @@ impl Walker<'_> {
                 .and_then(|items| self.each(items, IpCidr::from_str)),
             None => Some(Vec::new()),
         };
+        let retransmit_timeout =
+            self.duration(&f, "retransmit_timeout", "gateway.", Some(DEFAULT_RETRANSMIT_TIMEOUT));
+        let retransmit_tries = match f.get("retransmit_tries") {
+            None => Some(DEFAULT_RETRANSMIT_TRIES),
+            Some(v) => match v.get_ref() {
+                DeValue::Integer(i) => match i.as_str().parse::<u32>() {
+                    Ok(n) if i.radix() == 10 && (1..=20).contains(&n) => Some(n),
+                    _ => {
+                        self.d.span(&v.span(), "gateway.retransmit_tries", "expected a number from 1 to 20");
+                        None
+                    }
+                },
+                other => {
+                    self.type_error(v, "gateway.retransmit_tries", "a number from 1 to 20", other);
+                    None
+                }
+            },
+        };
         Some(Gateway {
             name: name?,
             listen: listen?,
             control_socket: control_socket?,
             tun: tun?,
             tun_addresses: tun_addresses?,
+            retransmit_timeout: retransmit_timeout?.unwrap_or(DEFAULT_RETRANSMIT_TIMEOUT),
+            retransmit_tries: retransmit_tries?,
         })
     }
 

@@ -92,6 +92,11 @@ impl Gateway {
             // Only UDP sockets here, no raw ESP: always encapsulate (RFC 3948).
             force_udp_encap: true,
             export_keys: keylog_dir.is_some(),
+            retransmit: vpn_ike::RetransmitConfig {
+                timeout: config.gateway.retransmit_timeout,
+                tries: config.gateway.retransmit_tries,
+                ..Default::default()
+            },
             ..EndpointConfig::default()
         };
         let driver = Driver::new(Endpoint::new(endpoint_config, OsRng), udp, DriverConfig::default());
