@@ -123,7 +123,7 @@ fn gateway_tun_addresses_bad_prefix() {
 #[test]
 fn gateway_unknown_field() {
     expect("tun", "tun = \"vpn0\"\nmtu = 1400", &[
-        "gw.toml:6:1: gateway.mtu: unknown field (expected one of: name, listen, control_socket, tun, tun_addresses)",
+        "gw.toml:6:1: gateway.mtu: unknown field (expected one of: name, listen, control_socket, tun, tun_addresses, retransmit_timeout, retransmit_tries)",
     ]);
 }
 
