@@ -24,19 +24,32 @@ pub struct EspSuite {
     pub integ: IntegAlg,
     /// Extended sequence numbers.
     pub esn: bool,
+    /// PFS: the key exchange of CREATE_CHILD_SA exchanges (RFC 7296 §1.3); `None` for no PFS.
+    /// The first Child SA takes its keys from the IKE SA and ignores it (RFC 7296 §1.2).
+    pub ke: Option<KeGroup>,
 }
 
 impl EspSuite {
     /// AES-256-GCM-16 without ESN.
     pub const AES256GCM16: EspSuite =
-        EspSuite { encr: EncrAlg::AesGcm16, encr_key_bits: 256, integ: IntegAlg::None, esn: false };
+        EspSuite { encr: EncrAlg::AesGcm16, encr_key_bits: 256, integ: IntegAlg::None, esn: false, ke: None };
     /// AES-128-GCM-16 without ESN.
     pub const AES128GCM16: EspSuite = EspSuite { encr_key_bits: 128, ..Self::AES256GCM16 };
     /// ChaCha20-Poly1305 without ESN.
     pub const CHACHA20POLY1305: EspSuite = EspSuite { encr: EncrAlg::ChaCha20Poly1305, ..Self::AES256GCM16 };
     /// AES-256-CBC with HMAC-SHA2-256-128 without ESN.
-    pub const AES256_SHA256: EspSuite =
-        EspSuite { encr: EncrAlg::AesCbc, encr_key_bits: 256, integ: IntegAlg::HmacSha256_128, esn: false };
+    pub const AES256_SHA256: EspSuite = EspSuite {
+        encr: EncrAlg::AesCbc,
+        encr_key_bits: 256,
+        integ: IntegAlg::HmacSha256_128,
+        esn: false,
+        ke: None,
+    };
+
+    /// The same suite without PFS.
+    pub fn without_ke(self) -> EspSuite {
+        EspSuite { ke: None, ..self }
+    }
 }
 
 impl IkeSuite {
@@ -75,6 +88,12 @@ impl Default for Lifetimes {
     }
 }
 
+impl Lifetimes {
+    /// strongSwan's IKE SA defaults: rekey after 4 h, gone after 4.4 h.
+    pub const IKE_DEFAULT: Lifetimes =
+        Lifetimes { soft: Duration::from_secs(4 * 3600), hard: Duration::from_secs(4 * 3600 + 1440) };
+}
+
 /// Everything about one peer: identities, the PSK, proposals, selectors and mode.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
@@ -96,8 +115,14 @@ pub struct PeerConfig {
     pub mode: Mode,
     /// Send INITIAL_CONTACT in IKE_AUTH (initiator, RFC 7296 §2.4).
     pub initial_contact: bool,
-    /// Child SA lifetimes handed to the host.
+    /// Child SA lifetimes: the endpoint rekeys at `soft` (up to 10% earlier, at random, so
+    /// both ends do not rekey at once) and deletes at `hard`; also handed to the host.
     pub child_lifetimes: Lifetimes,
+    /// IKE SA lifetimes: rekeyed at `soft` (with the same jitter), deleted at `hard`.
+    pub ike_lifetimes: Lifetimes,
+    /// Send a liveness check (an empty INFORMATIONAL, RFC 7296 §1.4) after this long without
+    /// an IKE message or reported inbound ESP traffic from the peer; `None`: never.
+    pub dpd_interval: Option<Duration>,
 }
 
 impl PeerConfig {
@@ -114,6 +139,8 @@ impl PeerConfig {
             mode: Mode::Tunnel,
             initial_contact: true,
             child_lifetimes: Lifetimes::default(),
+            ike_lifetimes: Lifetimes::IKE_DEFAULT,
+            dpd_interval: None,
         }
     }
 }

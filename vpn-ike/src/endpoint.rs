@@ -19,7 +19,7 @@ use crate::message::{
     DecodeError, ExchangeType, Header, HeaderFlags, Message, Notify, NotifyType, Payload, HEADER_LEN,
 };
 use crate::nat::CookieJar;
-use crate::sa::{respond_init, Ctx, IkeSa, InitReply, Outgoing, Path};
+use crate::sa::{respond_init, Ctx, IkeSa, InitReply, Outgoing, Path, Task};
 use crate::spi::SpiGenerator;
 
 /// Why `connect` refused.
@@ -59,6 +59,8 @@ pub struct Endpoint<R: CryptoRngCore> {
     events: VecDeque<Event>,
     cookies: CookieJar,
     spis: SpiGenerator,
+    /// IKE SAs born from a rekey during the current input.
+    spawned: Vec<IkeSa>,
 }
 
 impl<R: CryptoRngCore> core::fmt::Debug for Endpoint<R> {
@@ -89,6 +91,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
             events: VecDeque::new(),
             cookies: CookieJar::new(cookie_secret),
             spis: SpiGenerator::new(spi_key),
+            spawned: Vec::new(),
         }
     }
 
@@ -121,6 +124,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
             out: &mut self.out,
             events: &mut self.events,
             spis: &mut self.spis,
+            spawned: &mut self.spawned,
         };
         (ctx, &mut self.sas)
     }
@@ -186,6 +190,87 @@ impl<R: CryptoRngCore> Endpoint<R> {
             sa.close(&mut ctx);
         }
         self.after(handle.0);
+    }
+
+    /// Runs a host action on an established SA; false when there is no such SA.
+    fn act(&mut self, now: Instant, handle: IkeSaHandle, f: impl FnOnce(&mut IkeSa) -> bool) -> bool {
+        let (mut ctx, sas) = self.split(now);
+        let Some(sa) = sas.get_mut(&handle.0).filter(|sa| sa.is_established()) else { return false };
+        let done = f(sa);
+        sa.drive(&mut ctx);
+        self.after(handle.0);
+        done
+    }
+
+    /// Creates another Child SA on an IKE SA with the peer configuration's proposals, selectors
+    /// and mode (CREATE_CHILD_SA, RFC 7296 §1.3.1); `ChildSaUp` follows.
+    pub fn create_child(&mut self, now: Instant, handle: IkeSaHandle) -> bool {
+        self.act(now, handle, |sa| {
+            sa.queue(Task::CreateChild);
+            true
+        })
+    }
+
+    /// Rekeys the Child SA with inbound SPI `spi_in` now (RFC 7296 §1.3.3), e.g. when the ESP
+    /// SA reports its soft byte or packet lifetime; `ChildSaUp`, `ChildSaRekeyed` and
+    /// `ChildSaDown` for the old SA follow. False when there is no such Child SA.
+    pub fn rekey_child(&mut self, now: Instant, handle: IkeSaHandle, spi_in: u32) -> bool {
+        self.act(now, handle, |sa| sa.host_rekey_child(spi_in))
+    }
+
+    /// Deletes the Child SA with inbound SPI `spi_in` (INFORMATIONAL Delete, RFC 7296 §1.4.1);
+    /// `ChildSaDown` follows. False when there is no such Child SA.
+    pub fn delete_child(&mut self, now: Instant, handle: IkeSaHandle, spi_in: u32) -> bool {
+        self.act(now, handle, |sa| {
+            let known = sa.children.iter().any(|c| c.spi_in == spi_in);
+            if known {
+                sa.queue(Task::DeleteChildren(alloc::vec![spi_in]));
+            }
+            known
+        })
+    }
+
+    /// Rekeys the IKE SA now (RFC 7296 §1.3.2); `IkeSaRekeyed` follows.
+    pub fn rekey_ike(&mut self, now: Instant, handle: IkeSaHandle) -> bool {
+        self.act(now, handle, |sa| {
+            sa.queue(Task::RekeyIke);
+            true
+        })
+    }
+
+    /// The host saw authentic inbound ESP traffic of this IKE SA at `now`: a liveness check is
+    /// not needed before `dpd_interval` passes again.
+    pub fn note_inbound_traffic(&mut self, handle: IkeSaHandle, now: Instant) {
+        if let Some(sa) = self.sas.get_mut(&handle.0) {
+            if sa.last_heard < now {
+                sa.last_heard = now;
+                self.rearm(handle.0);
+            }
+        }
+    }
+
+    /// The (inbound, outbound) SPIs of the Child SAs of an IKE SA, including ones being
+    /// replaced or deleted.
+    pub fn child_sas(&self, handle: IkeSaHandle) -> Vec<(u32, u32)> {
+        self.sas
+            .get(&handle.0)
+            .map(|sa| sa.children.iter().map(|c| (c.spi_in, c.spi_out)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The handles of the IKE SAs held (any state).
+    pub fn handles(&self) -> impl Iterator<Item = IkeSaHandle> + '_ {
+        self.sas.keys().map(|k| IkeSaHandle(*k))
+    }
+
+    fn rearm(&mut self, spi: u64) {
+        if let Some(t) = self.armed.remove(&spi) {
+            self.timers.remove(&(t, spi));
+        }
+        if let Some(t) = self.sas.get(&spi).and_then(IkeSa::next_timeout) {
+            self.armed.insert(spi, t);
+            self.timers.insert((t, spi));
+        }
     }
 
     /// Processes one received UDP datagram addressed to `local`: on port 500 an IKE message,
@@ -273,6 +358,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
             out: &mut self.out,
             events: &mut self.events,
             spis: &mut self.spis,
+            spawned: &mut self.spawned,
         };
         if let InitReply::Created(mut sa) =
             respond_init(&mut ctx, data, path.local, path.remote, spi_r, need_cookie.then_some(jar))
@@ -288,6 +374,12 @@ impl<R: CryptoRngCore> Endpoint<R> {
     /// Bookkeeping after an SA handled an input: drop it when dead, track half-open SAs and
     /// identities, apply INITIAL_CONTACT, and re-arm its timer.
     fn after(&mut self, spi: u64) {
+        // IKE SAs a rekey created join the table first (RFC 7296 §2.18).
+        while let Some(sa) = self.spawned.pop() {
+            let new = sa.handle.0;
+            self.sas.insert(new, sa);
+            self.after(new);
+        }
         if let Some(t) = self.armed.remove(&spi) {
             self.timers.remove(&(t, spi));
         }

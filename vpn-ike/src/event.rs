@@ -45,6 +45,8 @@ pub enum DownReason {
     DeletedByPeer,
     /// The host closed it.
     Closed,
+    /// Its hard lifetime passed before a rekey succeeded (deleted).
+    Expired,
     /// The same peer authenticated a new IKE SA with INITIAL_CONTACT (RFC 7296 §2.4).
     Replaced,
     /// Something failed locally (RNG, crypto backend).
@@ -123,6 +125,27 @@ pub struct ChildSaInfo {
     pub remote_ts: Vec<TrafficSelector>,
     /// Lifetimes.
     pub lifetimes: Lifetimes,
+    /// A rekey: the inbound SPI of the Child SA this one replaces (RFC 7296 §1.3.3). Install
+    /// both SAs but keep sending on the old one until `Event::ChildSaRekeyed`.
+    pub rekey_of: Option<u32>,
+}
+
+/// Why a Child SA ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChildDownReason {
+    /// It was replaced by a rekey, and the Delete that follows a rekey completed.
+    Rekeyed,
+    /// The peer deleted it.
+    DeletedByPeer,
+    /// We deleted it (host request).
+    Deleted,
+    /// Its hard lifetime passed before a rekey succeeded.
+    Expired,
+    /// The peer no longer has it (CHILD_SA_NOT_FOUND, RFC 7296 §2.25).
+    NotFound,
+    /// A redundant SA from simultaneous rekeys, deleted (RFC 7296 §2.8.1).
+    Redundant,
 }
 
 /// The SK_e and SK_a keys of an IKE SA, for a host that logs keys for Wireshark
@@ -166,6 +189,35 @@ pub enum Event {
     },
     /// A Child SA is ready to install.
     ChildSaUp(alloc::boxed::Box<ChildSaInfo>),
+    /// A rekeyed Child SA's successor takes over: send on the new SA's `spi_out` from now on.
+    /// Keep the old inbound SA until `ChildSaDown` for `old_spi_in`.
+    ChildSaRekeyed {
+        /// The IKE SA.
+        handle: IkeSaHandle,
+        /// The old Child SA's inbound SPI.
+        old_spi_in: u32,
+        /// The new Child SA's inbound SPI.
+        new_spi_in: u32,
+    },
+    /// A Child SA ended: remove both of its ESP SAs.
+    ChildSaDown {
+        /// The IKE SA.
+        handle: IkeSaHandle,
+        /// Our inbound SPI.
+        spi_in: u32,
+        /// Our outbound SPI.
+        spi_out: u32,
+        /// Why.
+        reason: ChildDownReason,
+    },
+    /// An IKE SA was rekeyed (RFC 7296 §2.18): its Child SAs now belong to `new`, and `old` is
+    /// gone (no `IkeSaDown` follows for it).
+    IkeSaRekeyed {
+        /// The old handle.
+        old: IkeSaHandle,
+        /// The new handle.
+        new: IkeSaHandle,
+    },
     /// An IKE SA (and its Child SAs) ended.
     IkeSaDown {
         /// Which SA.

@@ -10,7 +10,12 @@
 //! - [`auth`]: PSK authentication (RFC 7296 §2.15).
 //! - [`proposal`]: building and choosing SA proposals; [`nat`]: NAT detection and cookies.
 //! - [`endpoint`]: the [`Endpoint`] a host drives, shaped like `quinn-proto`'s; [`config`] and
-//!   [`event`] are what goes in and comes out.
+//!   [`event`] are what goes in and comes out. After establishment it keeps the IKE SA alive:
+//!   CREATE_CHILD_SA for more Child SAs and for Child SA and IKE SA rekeys (soft lifetimes with
+//!   jitter, or the host's `rekey_child` / `rekey_ike`), Deletes (`delete_child`, `close`, hard
+//!   lifetimes), liveness checks (`dpd_interval`, `note_inbound_traffic`), and the collisions of
+//!   RFC 7296 §2.8.1-§2.8.2. Rekeys are make-before-break: `ChildSaUp { rekey_of }`, then
+//!   `ChildSaRekeyed` (send on the new SA), then `ChildSaDown` (remove the old one).
 //!
 //! Two endpoints establishing an IKE SA and its first Child SA in memory:
 //!
@@ -74,7 +79,9 @@ mod spi;
 
 pub use config::{EndpointConfig, EspSuite, Lifetimes, Mode, PeerConfig, PeerLookup, RetransmitConfig};
 pub use endpoint::{ConnectError, Endpoint};
-pub use event::{ChildKeys, ChildSaInfo, DownReason, Event, IkeSaHandle, NatState, Transmit, UdpEncap};
+pub use event::{
+    ChildDownReason, ChildKeys, ChildSaInfo, DownReason, Event, IkeSaHandle, NatState, Transmit, UdpEncap,
+};
 pub use keys::IkeSuite;
 
 #[cfg(test)]

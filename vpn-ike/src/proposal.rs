@@ -79,7 +79,8 @@ pub fn ike_sa(suites: &[IkeSuite], spi: &[u8]) -> Sa {
     numbered(ProtocolId::Ike, spi, list)
 }
 
-/// The SA payload offering `suites` for an ESP Child SA with our inbound `spi`.
+/// The SA payload offering `suites` for an ESP Child SA with our inbound `spi`; their PFS
+/// groups become KE transforms (with NONE when some suites have none, RFC 7296 §3.3.2).
 pub fn esp_sa(suites: &[EspSuite], spi: u32) -> Sa {
     let list = groups(suites, |s| s.encr.is_aead())
         .into_iter()
@@ -92,10 +93,36 @@ pub fn esp_sa(suites: &[EspSuite], spi: u32) -> Sa {
             g.iter().for_each(|s| {
                 push_unique(&mut t, Transform::esn(if s.esn { EsnMode::Yes } else { EsnMode::No }))
             });
+            if g.iter().any(|s| s.ke.is_some()) {
+                g.iter().for_each(|s| push_unique(&mut t, Transform::ke(s.ke.unwrap_or(KeGroup::None))));
+            }
             t
         })
         .collect();
     numbered(ProtocolId::Esp, &spi.to_be_bytes(), list)
+}
+
+/// The ESP offer of IKE_AUTH: without PFS groups, which the first Child SA does not use
+/// (RFC 7296 §1.2).
+pub fn esp_sa_no_pfs(suites: &[EspSuite], spi: u32) -> Sa {
+    let mut plain: Vec<EspSuite> = Vec::new();
+    suites.iter().map(|s| s.without_ke()).for_each(|s| {
+        if !plain.contains(&s) {
+            plain.push(s)
+        }
+    });
+    esp_sa(&plain, spi)
+}
+
+/// The PFS group a proposal allows for `ke`: `None` matches no KE transform or NONE.
+fn has_ke(p: &Proposal, ke: Option<KeGroup>) -> bool {
+    match ke {
+        Some(g) => has(p, TransformType::Ke, g.into()),
+        None => {
+            let mut kes = p.transforms_of(TransformType::Ke).peekable();
+            kes.peek().is_none() || p.transforms_of(TransformType::Ke).any(|t| t.id == 0)
+        }
+    }
 }
 
 fn ike_matches(p: &Proposal, s: &IkeSuite) -> bool {
@@ -107,8 +134,14 @@ fn ike_matches(p: &Proposal, s: &IkeSuite) -> bool {
 }
 
 fn esp_matches(p: &Proposal, s: &EspSuite) -> bool {
+    esp_matches_pfs(p, s, true)
+}
+
+/// `pfs` false: KE transforms are ignored (IKE_AUTH, RFC 7296 §1.2).
+fn esp_matches_pfs(p: &Proposal, s: &EspSuite, pfs: bool) -> bool {
     let esn: u16 = if s.esn { EsnMode::Yes.into() } else { EsnMode::No.into() };
     p.protocol == ProtocolId::Esp
+        && (!pfs || has_ke(p, s.ke))
         && p.spi.len() == 4
         && has_encr(p, s.encr, s.encr_key_bits)
         && has_integ(p, s.integ)
@@ -143,9 +176,34 @@ pub fn choose_ike_for_ke<'a>(
     Some((first, p))
 }
 
-/// Responder: the ESP suite chosen from `offer`, with the proposal.
-pub fn choose_esp<'a>(ours: &[EspSuite], offer: &'a Sa) -> Option<(EspSuite, &'a Proposal)> {
-    ours.iter().find_map(|s| offer.proposals.iter().find(|p| esp_matches(p, s)).map(|p| (*s, p)))
+/// Responder: the ESP suite chosen from `offer`, with the proposal. `pfs`: PFS groups count
+/// (CREATE_CHILD_SA); otherwise they are ignored (IKE_AUTH, RFC 7296 §1.2).
+pub fn choose_esp<'a>(ours: &[EspSuite], offer: &'a Sa, pfs: bool) -> Option<(EspSuite, &'a Proposal)> {
+    let strip = |s: &EspSuite| if pfs { *s } else { s.without_ke() };
+    ours.iter()
+        .map(strip)
+        .find_map(|s| offer.proposals.iter().find(|p| esp_matches_pfs(p, &s, pfs)).map(|p| (s, p)))
+}
+
+/// Responder of CREATE_CHILD_SA: like [`choose_esp`] with PFS, but when the chosen suite's group
+/// differs from `ke` (the group of the initiator's KE payload) and the same suite with `ke` is
+/// acceptable too, take that one (sparing an INVALID_KE_PAYLOAD round trip).
+pub fn choose_esp_for_ke<'a>(
+    ours: &[EspSuite],
+    offer: &'a Sa,
+    ke: Option<KeGroup>,
+) -> Option<(EspSuite, &'a Proposal)> {
+    let (first, p) = choose_esp(ours, offer, true)?;
+    if first.ke == ke || first.ke.is_none() {
+        return Some((first, p));
+    }
+    let alt = EspSuite { ke, ..first };
+    if ours.contains(&alt) {
+        if let Some(q) = offer.proposals.iter().find(|q| esp_matches(q, &alt)) {
+            return Some((alt, q));
+        }
+    }
+    Some((first, p))
 }
 
 /// The reply SA payload: the accepted proposal with exactly one transform of each type.
@@ -165,6 +223,9 @@ pub fn esp_reply(suite: &EspSuite, number: u8, spi: u32) -> Sa {
         t.push(Transform::integ(suite.integ));
     }
     t.push(Transform::esn(if suite.esn { EsnMode::Yes } else { EsnMode::No }));
+    if let Some(g) = suite.ke {
+        t.push(Transform::ke(g));
+    }
     let p = Proposal { spi: spi.to_be_bytes().to_vec(), ..Proposal::new(number, ProtocolId::Esp, t) };
     Sa { proposals: alloc::vec![p] }
 }
@@ -198,8 +259,9 @@ pub fn accepted_ike(ours: &[IkeSuite], reply: &Sa) -> Option<IkeSuite> {
     ok.then_some(s)
 }
 
-/// Initiator: the ESP suite and the responder's inbound SPI, if the reply is valid for our offer.
-pub fn accepted_esp(ours: &[EspSuite], reply: &Sa) -> Option<(EspSuite, u32)> {
+/// Initiator: the ESP suite and the responder's inbound SPI, if the reply is valid for our offer
+/// (`pfs`: the offer carried PFS groups, as in CREATE_CHILD_SA).
+pub fn accepted_esp(ours: &[EspSuite], reply: &Sa, pfs: bool) -> Option<(EspSuite, u32)> {
     let [p] = reply.proposals.as_slice() else { return None };
     let e = single(p, TransformType::Encr)?;
     let encr = EncrAlg::from(e.id);
@@ -212,9 +274,13 @@ pub fn accepted_esp(ours: &[EspSuite], reply: &Sa) -> Option<(EspSuite, u32)> {
         0 => false,
         _ => EsnMode::from(single(p, TransformType::Esn)?.id) == EsnMode::Yes,
     };
+    let ke = match p.transforms_of(TransformType::Ke).count() {
+        0 => None,
+        _ => Some(KeGroup::from(single(p, TransformType::Ke)?.id)).filter(|g| *g != KeGroup::None),
+    };
     let spi = u32::from_be_bytes(<[u8; 4]>::try_from(p.spi.as_slice()).ok()?);
-    let s = EspSuite { encr, encr_key_bits: bits, integ, esn };
-    let offered = esp_sa(ours, 0);
+    let s = EspSuite { encr, encr_key_bits: bits, integ, esn, ke: if pfs { ke } else { None } };
+    let offered = if pfs { esp_sa(ours, 0) } else { esp_sa_no_pfs(ours, 0) };
     let ok = offered.proposals.iter().any(|o| o.number == p.number && esp_matches(o, &s));
     ok.then_some((s, spi))
 }
@@ -249,11 +315,34 @@ mod tests {
             EspSuite { esn: true, ..EspSuite::CHACHA20POLY1305 },
         ];
         let offer = esp_sa(&esp, 0x1234_5678);
-        let (s, p) = choose_esp(&[esp[2], esp[1]], &offer).unwrap();
+        let (s, p) = choose_esp(&[esp[2], esp[1]], &offer, true).unwrap();
         assert_eq!((s, p.spi.as_slice()), (esp[2], &[0x12, 0x34, 0x56, 0x78][..]));
-        assert_eq!(accepted_esp(&esp, &esp_reply(&s, p.number, 99)), Some((esp[2], 99)));
-        let (s, _) = choose_esp(&[esp[1]], &offer).unwrap();
+        assert_eq!(accepted_esp(&esp, &esp_reply(&s, p.number, 99), true), Some((esp[2], 99)));
+        let (s, _) = choose_esp(&[esp[1]], &offer, true).unwrap();
         assert_eq!(s, EspSuite::AES256_SHA256);
-        assert!(choose_esp(&[EspSuite::AES128GCM16], &offer).is_none());
+        assert!(choose_esp(&[EspSuite::AES128GCM16], &offer, true).is_none());
+    }
+
+    #[test]
+    fn esp_pfs_groups() {
+        let x = EspSuite { ke: Some(KeGroup::Curve25519), ..EspSuite::AES256GCM16 };
+        let e = EspSuite { ke: Some(KeGroup::Ecp256), ..EspSuite::AES256GCM16 };
+        let offer = esp_sa(&[x, e], 7);
+        // PFS counts in CREATE_CHILD_SA: our preference wins unless the KE payload's group fits.
+        assert_eq!(choose_esp(&[e, x], &offer, true).unwrap().0, e);
+        assert_eq!(choose_esp_for_ke(&[e, x], &offer, Some(KeGroup::Curve25519)).unwrap().0, x);
+        assert_eq!(choose_esp_for_ke(&[e], &offer, Some(KeGroup::Curve25519)).unwrap().0, e);
+        assert!(choose_esp(&[EspSuite::AES256GCM16], &offer, true).is_none(), "PFS required");
+        let reply = esp_reply(&e, 1, 9);
+        assert_eq!(accepted_esp(&[x, e], &reply, true), Some((e, 9)));
+        // IKE_AUTH ignores PFS groups.
+        let first = esp_sa_no_pfs(&[x, e], 7);
+        assert_eq!(first.proposals[0].transforms_of(TransformType::Ke).count(), 0);
+        let (s, p) = choose_esp(&[x], &first, false).unwrap();
+        assert_eq!(s, EspSuite::AES256GCM16);
+        assert_eq!(accepted_esp(&[x, e], &esp_reply(&s, p.number, 9), false), Some((s, 9)));
+        // Mixed: NONE is offered too.
+        let mixed = esp_sa(&[x, EspSuite::AES256GCM16], 7);
+        assert_eq!(choose_esp(&[EspSuite::AES256GCM16], &mixed, true).unwrap().0, EspSuite::AES256GCM16);
     }
 }

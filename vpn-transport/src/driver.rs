@@ -26,10 +26,12 @@ use std::os::fd::BorrowedFd;
 use rand_core::CryptoRngCore;
 use vpn_core::crypto::Backend;
 use vpn_core::time::Instant;
-use vpn_esp::{EspKeys, InboundSa, LifetimeLimits, Lifetimes, OutboundSa, Policy, PolicyAction, SaParams};
+use vpn_esp::{
+    EspKeys, InboundSa, LifetimeEvent, LifetimeLimits, Lifetimes, OutboundSa, Policy, PolicyAction, SaParams,
+};
 use vpn_ike::config::{Mode, PeerConfig};
 use vpn_ike::endpoint::{ConnectError, Endpoint};
-use vpn_ike::event::{ChildSaInfo, DownReason, Event, IkeSaHandle};
+use vpn_ike::event::{ChildDownReason, ChildSaInfo, DownReason, Event, IkeSaHandle};
 
 use crate::esp_tunnel::Outbound;
 use crate::udp::{DatagramKind, DatagramMeta, GsoBatch, PortKind, Transmit, UdpEndpoint};
@@ -90,11 +92,23 @@ pub struct DriverConfig {
     pub batch: usize,
     /// Priority of the policies installed for Child SAs.
     pub policy_priority: u32,
+    /// Rekey a Child SA once either of its ESP SAs carried this many bytes of inner traffic
+    /// (RFC 4301 §4.4.2.1 soft lifetime; the driver asks the endpoint, `Endpoint::rekey_child`).
+    pub soft_bytes: Option<u64>,
+    /// Rekey a Child SA once either of its ESP SAs carried this many packets.
+    pub soft_packets: Option<u64>,
 }
 
 impl Default for DriverConfig {
     fn default() -> Self {
-        DriverConfig { backend: Backend::fastest(), replay_window: 1024, batch: 64, policy_priority: 100 }
+        DriverConfig {
+            backend: Backend::fastest(),
+            replay_window: 1024,
+            batch: 64,
+            policy_priority: 100,
+            soft_bytes: None,
+            soft_packets: None,
+        }
     }
 }
 
@@ -115,6 +129,26 @@ pub enum DriverEvent {
         /// Why.
         reason: String,
     },
+    /// A rekeyed Child SA's successor now carries our outbound traffic (the SPD points at it).
+    OutboundSwitched {
+        /// The IKE SA.
+        handle: IkeSaHandle,
+        /// The old pair's inbound SPI (still installed until its `ChildSaRemoved`).
+        old_spi_in: u32,
+        /// The new outbound SPI.
+        spi_out: u32,
+    },
+    /// The ESP SA pair of one Child SA was removed (rekeyed and deleted, or deleted).
+    ChildSaRemoved {
+        /// The IKE SA.
+        handle: IkeSaHandle,
+        /// Inbound SPI.
+        spi_in: u32,
+        /// Outbound SPI.
+        spi_out: u32,
+        /// Why.
+        reason: ChildDownReason,
+    },
     /// The ESP SAs of an IKE SA were removed because it went down.
     ChildSasRemoved {
         /// The IKE SA.
@@ -126,10 +160,19 @@ pub enum DriverEvent {
     },
 }
 
+/// One installed ESP SA pair; `tag` names its SPD policy, shared by a Child SA and its
+/// rekeyed successors.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    spi_in: u32,
+    spi_out: u32,
+    tag: u64,
+}
+
 /// The installed ESP SA pairs of one IKE SA.
 #[derive(Debug, Default)]
 struct Installed {
-    pairs: Vec<(u32, u32)>,
+    pairs: Vec<Pair>,
 }
 
 /// Pumps one gateway's sockets, IKE endpoint and ESP SAs.
@@ -144,6 +187,15 @@ pub struct Driver<R: CryptoRngCore> {
     to_net: GsoBatch,
     ike_buf: Vec<u8>,
     installed: BTreeMap<IkeSaHandle, Installed>,
+    /// Inbound SPI -> IKE SA, to report traffic and lifetimes to the endpoint.
+    owners: BTreeMap<u32, IkeSaHandle>,
+    /// Outbound SPI -> inbound SPI of the same pair.
+    out_to_in: BTreeMap<u32, u32>,
+    next_tag: u64,
+    /// Inbound SPIs that carried traffic in this turn.
+    heard: Vec<u32>,
+    /// Inbound SPIs whose SA reached its soft lifetime (rekey asked of the endpoint).
+    soft: Vec<u32>,
     events: VecDeque<DriverEvent>,
 }
 
@@ -171,6 +223,11 @@ impl<R: CryptoRngCore> Driver<R> {
             to_net: GsoBatch::new(512 * 1024, batch),
             ike_buf: vec![0u8; 65_536],
             installed: BTreeMap::new(),
+            owners: BTreeMap::new(),
+            out_to_in: BTreeMap::new(),
+            next_tag: 1,
+            heard: Vec::new(),
+            soft: Vec::new(),
             events: VecDeque::new(),
             config,
         }
@@ -206,6 +263,24 @@ impl<R: CryptoRngCore> Driver<R> {
     pub fn close(&mut self, handle: IkeSaHandle) {
         let now = self.now();
         self.endpoint.close(now, handle);
+    }
+
+    /// Rekey a Child SA now (by our inbound SPI); false when there is no such Child SA.
+    pub fn rekey_child(&mut self, handle: IkeSaHandle, spi_in: u32) -> bool {
+        let now = self.now();
+        self.endpoint.rekey_child(now, handle, spi_in)
+    }
+
+    /// Rekey an IKE SA now; its Child SAs move to the new one (`IkeSaRekeyed`).
+    pub fn rekey_ike(&mut self, handle: IkeSaHandle) -> bool {
+        let now = self.now();
+        self.endpoint.rekey_ike(now, handle)
+    }
+
+    /// Delete a Child SA (by our inbound SPI); its ESP SAs go when the delete completes.
+    pub fn delete_child(&mut self, handle: IkeSaHandle, spi_in: u32) -> bool {
+        let now = self.now();
+        self.endpoint.delete_child(now, handle, spi_in)
     }
 
     /// The next event for the host.
@@ -245,7 +320,33 @@ impl<R: CryptoRngCore> Driver<R> {
         self.handle_events(now);
         work += self.flush_ike()?;
         work += self.inner_side(now, inner)?;
+        self.report_esp(now);
         Ok(work)
+    }
+
+    /// Tells the endpoint which IKE SAs had inbound ESP (no liveness check needed) and which
+    /// Child SAs reached a soft lifetime (rekey now, RFC 4301 §4.4.2.1).
+    fn report_esp(&mut self, now: Instant) {
+        while let Some((inbound, spi, e)) = self.esp.sad_mut().poll_lifetimes(now) {
+            if e == LifetimeEvent::Soft {
+                let spi_in = if inbound { Some(spi) } else { self.out_to_in.get(&spi).copied() };
+                self.soft.extend(spi_in);
+            }
+        }
+        self.heard.sort_unstable();
+        self.heard.dedup();
+        for spi in self.heard.drain(..) {
+            if let Some(h) = self.owners.get(&spi) {
+                self.endpoint.note_inbound_traffic(*h, now);
+            }
+        }
+        self.soft.sort_unstable();
+        self.soft.dedup();
+        for spi in core::mem::take(&mut self.soft) {
+            if let Some(h) = self.owners.get(&spi) {
+                self.endpoint.rekey_child(now, *h, spi);
+            }
+        }
     }
 
     fn network_side(&mut self, now: Instant, inner: &mut impl InnerPort) -> io::Result<usize> {
@@ -265,6 +366,12 @@ impl<R: CryptoRngCore> Driver<R> {
                 }
                 DatagramKind::Esp => {
                     if let Ok(d) = self.esp.decapsulate(now, slot, range) {
+                        if self.heard.last() != Some(&d.spi) {
+                            self.heard.push(d.spi);
+                        }
+                        if d.lifetime == Some(LifetimeEvent::Soft) {
+                            self.soft.push(d.spi);
+                        }
                         inner.send(&slot[d.inner])?;
                     }
                 }
@@ -300,6 +407,26 @@ impl<R: CryptoRngCore> Driver<R> {
         while let Some(ev) = self.endpoint.poll_event() {
             match &ev {
                 Event::ChildSaUp(info) => self.install(now, info),
+                Event::ChildSaRekeyed { handle, old_spi_in, new_spi_in } => {
+                    self.switch_outbound(*handle, *old_spi_in, *new_spi_in)
+                }
+                Event::ChildSaDown { handle, spi_in, spi_out, reason } => {
+                    self.remove_pair(*handle, *spi_in);
+                    self.events.push_back(DriverEvent::ChildSaRemoved {
+                        handle: *handle,
+                        spi_in: *spi_in,
+                        spi_out: *spi_out,
+                        reason: *reason,
+                    });
+                }
+                Event::IkeSaRekeyed { old, new } => {
+                    if let Some(i) = self.installed.remove(old) {
+                        for p in &i.pairs {
+                            self.owners.insert(p.spi_in, *new);
+                        }
+                        self.installed.insert(*new, i);
+                    }
+                }
                 Event::IkeSaDown { handle, reason } => {
                     let spis = self.uninstall(*handle);
                     self.events.push_back(DriverEvent::ChildSasRemoved {
@@ -332,9 +459,14 @@ impl<R: CryptoRngCore> Driver<R> {
             .map(|u| vpn_esp::UdpEncap { local_port: u.local_port, remote_port: u.remote_port });
         p.local_ts = info.local_ts.clone();
         p.remote_ts = info.remote_ts.clone();
-        // RFC 4301 §4.4.2.1: the IKE SA rekeys at the soft lifetime; the SA ends at the hard one.
+        // RFC 4301 §4.4.2.1: the IKE endpoint rekeys at the soft lifetime (with jitter) itself;
+        // the SA ends at the hard one. Byte and packet soft limits are reported to it.
         p.lifetimes = Lifetimes {
-            soft: LifetimeLimits { time: Some(info.lifetimes.soft), ..Default::default() },
+            soft: LifetimeLimits {
+                bytes: self.config.soft_bytes,
+                packets: self.config.soft_packets,
+                time: None,
+            },
             hard: LifetimeLimits { time: Some(info.lifetimes.hard), ..Default::default() },
         };
         Ok(p)
@@ -366,14 +498,28 @@ impl<R: CryptoRngCore> Driver<R> {
             Some(info.local_addr.ip()).filter(|ip| !ip.is_unspecified()),
             remote,
         );
-        self.esp.spd_mut().insert(Policy {
-            local: info.local_ts.clone(),
-            remote: info.remote_ts.clone(),
-            action: PolicyAction::Protect { spi: info.spi_out },
-            priority: self.config.policy_priority,
-            tag: info.handle.0,
-        });
-        self.installed.entry(info.handle).or_default().pairs.push((info.spi_in, info.spi_out));
+        // A rekey's successor shares its predecessor's policy, which keeps sending on the old
+        // SA until `ChildSaRekeyed` (make-before-break); anything else gets a policy now.
+        let installed = self.installed.entry(info.handle).or_default();
+        let inherited = info.rekey_of.and_then(|old| installed.pairs.iter().find(|p| p.spi_in == old));
+        let tag = match inherited {
+            Some(p) => p.tag,
+            None => {
+                let tag = self.next_tag;
+                self.next_tag += 1;
+                self.esp.spd_mut().insert(Policy {
+                    local: info.local_ts.clone(),
+                    remote: info.remote_ts.clone(),
+                    action: PolicyAction::Protect { spi: info.spi_out },
+                    priority: self.config.policy_priority,
+                    tag,
+                });
+                tag
+            }
+        };
+        installed.pairs.push(Pair { spi_in: info.spi_in, spi_out: info.spi_out, tag });
+        self.owners.insert(info.spi_in, info.handle);
+        self.out_to_in.insert(info.spi_out, info.spi_in);
         tracing::info!(
             spi_in = format_args!("{:08x}", info.spi_in),
             spi_out = format_args!("{:08x}", info.spi_out),
@@ -383,14 +529,56 @@ impl<R: CryptoRngCore> Driver<R> {
         self.events.push_back(DriverEvent::ChildSaInstalled(Box::new(info.clone())));
     }
 
+    /// Points the policy of a rekeyed Child SA at its successor's outbound SA.
+    fn switch_outbound(&mut self, handle: IkeSaHandle, old: u32, new: u32) {
+        let Some(i) = self.installed.get(&handle) else { return };
+        let (Some(o), Some(n)) =
+            (i.pairs.iter().find(|p| p.spi_in == old), i.pairs.iter().find(|p| p.spi_in == new))
+        else {
+            return;
+        };
+        self.esp.spd_mut().retarget(o.tag, n.spi_out);
+        self.events.push_back(DriverEvent::OutboundSwitched { handle, old_spi_in: old, spi_out: n.spi_out });
+    }
+
+    /// Removes one pair; its policy goes with the last pair sharing it, or moves to another.
+    fn remove_pair(&mut self, handle: IkeSaHandle, spi_in: u32) {
+        let Some(i) = self.installed.get_mut(&handle) else { return };
+        let Some(at) = i.pairs.iter().position(|p| p.spi_in == spi_in) else { return };
+        let gone = i.pairs.swap_remove(at);
+        self.esp.remove_inbound(gone.spi_in);
+        self.esp.remove_outbound(gone.spi_out);
+        self.owners.remove(&gone.spi_in);
+        self.out_to_in.remove(&gone.spi_out);
+        let sharing = i.pairs.iter().rev().find(|p| p.tag == gone.tag).copied();
+        let points_at_gone = self
+            .esp
+            .spd()
+            .policies()
+            .iter()
+            .any(|p| p.tag == gone.tag && p.action == PolicyAction::Protect { spi: gone.spi_out });
+        match sharing {
+            None => {
+                self.esp.spd_mut().remove_tag(gone.tag);
+            }
+            Some(p) if points_at_gone => self.esp.spd_mut().retarget(gone.tag, p.spi_out),
+            Some(_) => {}
+        }
+        if i.pairs.is_empty() {
+            self.installed.remove(&handle);
+        }
+    }
+
     fn uninstall(&mut self, handle: IkeSaHandle) -> Vec<(u32, u32)> {
         let pairs = self.installed.remove(&handle).map(|i| i.pairs).unwrap_or_default();
-        self.esp.spd_mut().remove_tag(handle.0);
-        for &(i, o) in &pairs {
-            self.esp.remove_inbound(i);
-            self.esp.remove_outbound(o);
+        for p in &pairs {
+            self.esp.spd_mut().remove_tag(p.tag);
+            self.esp.remove_inbound(p.spi_in);
+            self.esp.remove_outbound(p.spi_out);
+            self.owners.remove(&p.spi_in);
+            self.out_to_in.remove(&p.spi_out);
         }
-        pairs
+        pairs.iter().map(|p| (p.spi_in, p.spi_out)).collect()
     }
 
     fn inner_side(&mut self, now: Instant, inner: &mut impl InnerPort) -> io::Result<usize> {
@@ -398,6 +586,9 @@ impl<R: CryptoRngCore> Driver<R> {
         for i in 0..self.from_inner.len() {
             let (slot, range) = self.from_inner.slot_mut(i);
             if let Ok(Outbound::Esp(d)) = self.esp.encapsulate(now, slot, range) {
+                if d.lifetime == Some(LifetimeEvent::Soft) {
+                    self.soft.extend(self.out_to_in.get(&d.spi).copied());
+                }
                 if !self.to_net.push_from(PortKind::NatT, d.local, d.remote, &slot[d.range.clone()]) {
                     self.udp.send_gso(&self.to_net, 0)?;
                     self.to_net.clear();

@@ -28,18 +28,96 @@ fn peer(local: &str, remote: &str, local_ts: &str, remote_ts: &str) -> PeerConfi
     p
 }
 
-fn gateway(peers: Vec<PeerConfig>, seed: u64) -> (Driver<ChaCha20Rng>, SocketAddr) {
+fn gateway(peers: Vec<PeerConfig>, seed: u64, driver: DriverConfig) -> (Driver<ChaCha20Rng>, SocketAddr) {
     let udp = UdpEndpoint::bind(&UdpConfig::ephemeral(["127.0.0.1".parse().unwrap()])).unwrap();
     let natt = udp.local_addr(PortKind::NatT, "127.0.0.1".parse().unwrap()).unwrap();
     let config = EndpointConfig { local_addr: natt, peers: Arc::new(peers), ..EndpointConfig::default() };
     let ep = Endpoint::new(config, ChaCha20Rng::seed_from_u64(seed));
-    (Driver::new(ep, udp, DriverConfig::default()), natt)
+    (Driver::new(ep, udp, driver), natt)
 }
 
 #[test]
 fn ike_then_tcp_between_two_gateways() {
-    let (mut gw_a, _) = gateway(vec![], 1);
-    let (mut gw_b, b_addr) = gateway(vec![peer("b.example", "a.example", "10.2.0.0/24", "10.1.0.0/24")], 2);
+    let (a, _) = transfer(DriverConfig::default(), |_, _, _| {});
+    let (bytes, packets) = a.esp().sad().outbound_sas().next().unwrap().counters();
+    assert!(bytes as usize >= TOTAL && packets as usize > TOTAL / 1400, "{bytes} bytes in {packets} packets");
+}
+
+/// Child SA and IKE SA rekeys from both sides in the middle of the transfer lose no packet:
+/// the old inbound SAs stay until the Delete after each rekey.
+#[test]
+fn rekeys_during_a_transfer_lose_nothing() {
+    let mut step = 0;
+    let first = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = first.clone();
+    let (a, b) = transfer(DriverConfig::default(), move |received, a, b| {
+        let handle = |d: &Driver<ChaCha20Rng>| d.endpoint().handles().next().unwrap();
+        let child = |d: &Driver<ChaCha20Rng>| d.endpoint().child_sas(handle(d))[0].0;
+        let at = [TOTAL / 5, 2 * TOTAL / 5, 3 * TOTAL / 5, 4 * TOTAL / 5];
+        if step == 0 {
+            seen.set(Some((handle(a), child(a), handle(b))));
+        }
+        if step < at.len() && received >= at[step] {
+            let ok = match step {
+                0 => {
+                    let (h, c) = (handle(a), child(a));
+                    a.rekey_child(h, c)
+                }
+                1 => {
+                    let (h, c) = (handle(b), child(b));
+                    b.rekey_child(h, c)
+                }
+                2 => {
+                    let h = handle(a);
+                    a.rekey_ike(h)
+                }
+                _ => {
+                    let h = handle(b);
+                    b.rekey_ike(h)
+                }
+            };
+            assert!(ok, "step {step}");
+            step += 1;
+        }
+    });
+    let (ha, ca, hb) = first.get().unwrap();
+    let (na, nb) = (a.endpoint().handles().next().unwrap(), b.endpoint().handles().next().unwrap());
+    assert!(na != ha && nb != hb, "both IKE rekeys happened");
+    assert_eq!(a.endpoint().handles().count(), 1);
+    let now = a.endpoint().child_sas(na);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].0, ca, "the Child SA was rekeyed");
+}
+
+/// ESP byte soft lifetimes reported by the SAs make the driver ask for Child SA rekeys.
+#[test]
+fn esp_byte_soft_lifetime_rekeys_the_child_sa() {
+    let config = DriverConfig { soft_bytes: Some(512 * 1024), ..DriverConfig::default() };
+    let mut first = None;
+    let (a, b) = transfer(config, |_, a, _| {
+        let h = a.endpoint().handles().next().unwrap();
+        first.get_or_insert(a.endpoint().child_sas(h)[0].0);
+    });
+    let h = a.endpoint().handles().next().unwrap();
+    let now = a.endpoint().child_sas(h);
+    assert_eq!(now.len(), 1);
+    assert_ne!(Some(now[0].0), first, "rekeyed at the soft byte limit");
+    // 2 MiB at 512 KiB per SA: several rekeys, each side's pair matching the other's.
+    let hb = b.endpoint().handles().next().unwrap();
+    assert_eq!(b.endpoint().child_sas(hb), vec![(now[0].1, now[0].0)]);
+}
+
+const TOTAL: usize = 2 << 20;
+
+/// Brings the tunnel up and moves `TOTAL` bytes over TCP; `hook` runs each round with the bytes
+/// received so far.
+fn transfer(
+    config: DriverConfig,
+    mut hook: impl FnMut(usize, &mut Driver<ChaCha20Rng>, &mut Driver<ChaCha20Rng>),
+) -> (Driver<ChaCha20Rng>, Driver<ChaCha20Rng>) {
+    let (mut gw_a, _) = gateway(vec![], 1, config.clone());
+    let (mut gw_b, b_addr) =
+        gateway(vec![peer("b.example", "a.example", "10.2.0.0/24", "10.1.0.0/24")], 2, config);
     let mut host_a = SmolHost::new(Ipv4Addr::new(10, 1, 0, 2), 24, 1400, 1);
     let mut host_b = SmolHost::new(Ipv4Addr::new(10, 2, 0, 2), 24, 1400, 2);
     gw_a.connect(peer("a.example", "b.example", "10.1.0.0/24", "10.2.0.0/24"), b_addr).unwrap();
@@ -62,7 +140,6 @@ fn ike_then_tcp_between_two_gateways() {
         std::thread::sleep(Duration::from_millis(1));
     }
 
-    const TOTAL: usize = 2 << 20;
     let server = host_b.tcp_listen(5001, 256 * 1024);
     let client = host_a.tcp_connect(Ipv4Addr::new(10, 2, 0, 2), 5001, 40000, 256 * 1024);
     let chunk: Vec<u8> = (0..16384u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -95,8 +172,23 @@ fn ike_then_tcp_between_two_gateways() {
         host_b.poll();
         gw_b.turn(&mut host_b.dev).unwrap();
         gw_a.turn(&mut host_a.dev).unwrap();
+        while let Some(e) = gw_a.poll_event() {
+            assert!(!matches!(e, DriverEvent::Ike(Event::IkeSaDown { .. })), "{e:?}");
+        }
+        while let Some(e) = gw_b.poll_event() {
+            assert!(!matches!(e, DriverEvent::Ike(Event::IkeSaDown { .. })), "{e:?}");
+        }
+        hook(received, &mut gw_a, &mut gw_b);
     }
+    // Everything settled: one ESP SA pair each way, and nothing lost.
+    for _ in 0..200 {
+        gw_a.turn(&mut host_a.dev).unwrap();
+        gw_b.turn(&mut host_b.dev).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(gw_a.esp().sad().inbound_sas().count(), 1);
+    assert_eq!(gw_b.esp().sad().outbound_sas().count(), 1);
+    assert_eq!(gw_a.esp().sad().drops().total(), 0, "{:?}", gw_a.esp().sad().drops());
     assert_eq!(gw_b.esp().sad().drops().total(), 0, "{:?}", gw_b.esp().sad().drops());
-    let (bytes, packets) = gw_a.esp().sad().outbound_sas().next().unwrap().counters();
-    assert!(bytes as usize >= TOTAL && packets as usize > TOTAL / 1400, "{bytes} bytes in {packets} packets");
+    (gw_a, gw_b)
 }

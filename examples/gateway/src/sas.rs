@@ -94,6 +94,13 @@ impl SaTable {
         })
     }
 
+    /// Set the SPIs of an IKE SA (after a rekey).
+    pub fn set_spis(&mut self, handle: IkeSaHandle, spis: (u64, u64)) {
+        if let Some(e) = self.ike.get_mut(&handle) {
+            e.spis = spis;
+        }
+    }
+
     /// Name the connection an IKE SA belongs to, with our identity and the SA's SPIs
     /// (initiator's, responder's).
     pub fn describe(&mut self, handle: IkeSaHandle, name: &str, local_id: &Identity, spis: (u64, u64)) {
@@ -132,6 +139,23 @@ impl SaTable {
             DriverEvent::ChildSaInstalled(info) => self.child_up(info),
             DriverEvent::Ike(Event::IkeSaDown { handle, .. }) => {
                 self.ike.remove(handle);
+            }
+            DriverEvent::Ike(Event::ChildSaDown { handle, spi_in, .. }) => {
+                if let Some(e) = self.ike.get_mut(handle) {
+                    e.children.retain(|c| c.spi_in != *spi_in);
+                }
+            }
+            DriverEvent::Ike(Event::IkeSaRekeyed { old, new }) => {
+                // RFC 7296 §2.18: the Child SAs move to the new IKE SA, which keeps the name.
+                if let Some(mut e) = self.ike.remove(old) {
+                    e.established_at = Some(unix_now());
+                    let fresh = self.ike.remove(new);
+                    if let Some(f) = fresh {
+                        e.spis = f.spis;
+                        e.children.extend(f.children);
+                    }
+                    self.ike.insert(*new, e);
+                }
             }
             _ => {}
         }

@@ -810,6 +810,7 @@ iop_toml_value() {
             done
             echo "[$out]"
             ;;
+        retransmit_tries) echo "$v" ;; # a number
         *)
             v=${v//\\/\\\\}
             echo "\"${v//\"/\\\"}\""

@@ -2,20 +2,18 @@
 //! (§2.4), and the first Child SA: ESP proposals, USE_TRANSPORT_MODE (§1.3.1) and traffic
 //! selector narrowing (§2.9).
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
-use vpn_core::crypto::Prf;
 use vpn_core::secret::SecretBytes;
 use vpn_core::ts::{covered_by, narrow, TrafficSelector};
 
+use super::child::{child_keys, NewChild};
 use super::{Ctx, IkeSa, State};
 use crate::auth::{psk_auth, verify_psk_auth, SignedOctets};
 use crate::config::{EspSuite, Mode, PeerConfig};
-use crate::event::{ChildKeys, ChildSaInfo, DownReason, Event, UdpEncap};
-use crate::keys::{child_keymat, encr_key_len, integ_key_len};
+use crate::event::{DownReason, Event};
 use crate::message::{
     Auth, AuthMethod, Delete, ExchangeType, Header, Id, Notify, NotifyType, Payload, PayloadBody,
     TrafficSelectors,
@@ -56,33 +54,11 @@ fn parse(payloads: &[Payload], initiator_id: bool) -> AuthPayloads<'_> {
     a
 }
 
-fn selectors(ts: Option<&TrafficSelectors>) -> Vec<TrafficSelector> {
+pub(super) fn selectors(ts: Option<&TrafficSelectors>) -> Vec<TrafficSelector> {
     ts.map(|t| t.ip_selectors().copied().collect()).unwrap_or_default()
 }
 
-/// ESP keys from KEYMAT: i->r encryption and integrity, then r->i (RFC 7296 §2.17).
-fn child_keys(
-    prf: Prf,
-    sk_d: &[u8],
-    ni: &[u8],
-    nr: &[u8],
-    suite: &EspSuite,
-) -> Option<(ChildKeys, ChildKeys)> {
-    let e = encr_key_len(suite.encr, suite.encr_key_bits).ok()?;
-    let a = integ_key_len(suite.encr, suite.integ).ok()?;
-    let km = child_keymat(prf, sk_d, None, ni, nr, 2 * (e + a)).ok()?;
-    let k = km.expose();
-    let part = |from: usize, len: usize| k.get(from..from + len).and_then(|b| SecretBytes::new(b).ok());
-    let i_to_r = ChildKeys { encr: part(0, e)?, integ: part(e, a)? };
-    let r_to_i = ChildKeys { encr: part(e + a, e)?, integ: part(2 * e + a, a)? };
-    Some((i_to_r, r_to_i))
-}
-
 impl IkeSa {
-    fn prf(&self) -> Option<Prf> {
-        self.suite.and_then(|s| s.prf().ok())
-    }
-
     /// Our AUTH payload data over our IKE_SA_INIT message (RFC 7296 §2.15).
     fn our_auth(&self, id_body: &[u8]) -> Option<SecretBytes> {
         let (init, keys, peer) = (self.init.as_ref()?, self.keys.as_ref()?, self.peer.as_ref()?);
@@ -151,7 +127,7 @@ impl IkeSa {
         if peer.mode == Mode::Transport {
             p.push(Payload::from(Notify::status(NotifyType::UseTransportMode)));
         }
-        p.push(Payload::from(proposal::esp_sa(&peer.esp_suites, init.child_spi)));
+        p.push(Payload::from(proposal::esp_sa_no_pfs(&peer.esp_suites, init.child_spi)));
         p.push(Payload::ts_i(TrafficSelectors::new(peer.local_ts.iter().copied())));
         p.push(Payload::ts_r(TrafficSelectors::new(peer.remote_ts.iter().copied())));
         self.state = State::AuthSent;
@@ -160,6 +136,8 @@ impl IkeSa {
 
     fn up_event(&mut self, ctx: &mut Ctx<'_>, remote_id: &Id) {
         self.remote_id = Some(remote_id.clone());
+        self.last_heard = ctx.now;
+        self.set_ike_lifetime(ctx);
         if let Some(suite) = self.suite {
             ctx.events.push_back(Event::IkeSaUp {
                 handle: self.handle,
@@ -172,9 +150,10 @@ impl IkeSa {
         }
     }
 
+    /// The first Child SA, keyed from the IKE SA's SK_d and nonces (RFC 7296 §2.17).
     #[allow(clippy::too_many_arguments)]
     fn child_event(
-        &self,
+        &mut self,
         ctx: &mut Ctx<'_>,
         suite: &EspSuite,
         spi_in: u32,
@@ -183,38 +162,24 @@ impl IkeSa {
         local_ts: Vec<TrafficSelector>,
         remote_ts: Vec<TrafficSelector>,
     ) -> bool {
-        let (Some(init), Some(keys), Some(prf), Some(peer)) =
-            (self.init.as_ref(), self.keys.as_ref(), self.prf(), self.peer.as_ref())
-        else {
+        let (Some(init), Some(keys), Some(prf)) = (self.init.as_ref(), self.keys.as_ref(), self.prf()) else {
             return false;
         };
-        let Some((i_to_r, r_to_i)) = child_keys(prf, keys.sk_d.expose(), &init.nonce_i, &init.nonce_r, suite)
-        else {
+        let Some(k) = child_keys(prf, keys.sk_d.expose(), None, &init.nonce_i, &init.nonce_r, suite) else {
             return false;
         };
-        let (keys_out, keys_in) = if self.initiator { (i_to_r, r_to_i) } else { (r_to_i, i_to_r) };
-        // RFC 3948, RFC 7296 §2.23: ESP is UDP-encapsulated when a NAT was detected.
-        let nat = self.nat.local_behind_nat || self.nat.remote_behind_nat;
-        let udp_encap = (self.natt && nat)
-            .then_some(UdpEncap { local_port: self.local.port(), remote_port: self.remote.port() });
-        ctx.events.push_back(Event::ChildSaUp(Box::new(ChildSaInfo {
-            handle: self.handle,
+        let c = NewChild {
+            suite: *suite,
             spi_in,
             spi_out,
-            encr: suite.encr,
-            encr_key_bits: suite.encr_key_bits,
-            integ: suite.integ,
-            keys_in,
-            keys_out,
-            esn: suite.esn,
             mode,
-            udp_encap,
-            local_addr: self.local,
-            remote_addr: self.remote,
             local_ts,
             remote_ts,
-            lifetimes: peer.child_lifetimes,
-        })));
+            keys: k,
+            rekey_of: None,
+            we_initiated: self.initiator,
+        };
+        self.child_up(ctx, c);
         true
     }
 
@@ -288,7 +253,8 @@ impl IkeSa {
         a: &AuthPayloads<'_>,
     ) -> Result<(EspSuite, u8, u32, u32, Mode, Vec<TrafficSelector>, Vec<TrafficSelector>), NotifyType> {
         let sa = a.sa.ok_or(NotifyType::NoProposalChosen)?;
-        let (suite, p) = proposal::choose_esp(&peer.esp_suites, sa).ok_or(NotifyType::NoProposalChosen)?;
+        let (suite, p) =
+            proposal::choose_esp(&peer.esp_suites, sa, false).ok_or(NotifyType::NoProposalChosen)?;
         let spi_out = <[u8; 4]>::try_from(p.spi.as_slice())
             .map(u32::from_be_bytes)
             .map_err(|_| NotifyType::InvalidSyntax)?;
@@ -355,7 +321,7 @@ impl IkeSa {
         }
         let sa = a.sa.ok_or(NotifyType::NoProposalChosen)?;
         let (suite, spi_out) =
-            proposal::accepted_esp(&peer.esp_suites, sa).ok_or(NotifyType::NoProposalChosen)?;
+            proposal::accepted_esp(&peer.esp_suites, sa, false).ok_or(NotifyType::NoProposalChosen)?;
         let (tsi, tsr) = (selectors(a.tsi), selectors(a.tsr));
         // RFC 7296 §2.9: the responder may only narrow what we proposed.
         let within = |got: &[TrafficSelector], ours: &[TrafficSelector]| {

@@ -25,7 +25,7 @@ const HASH_ALGS: [u16; 3] = [2, 3, 4];
 /// Cookie and INVALID_KE retries before giving up.
 const MAX_INIT_RETRIES: u8 = 4;
 
-fn random_nonce(ctx: &mut Ctx<'_>) -> Option<Vec<u8>> {
+pub(super) fn random_nonce(ctx: &mut Ctx<'_>) -> Option<Vec<u8>> {
     let mut n = vec![0u8; ctx.config.nonce_len.clamp(Nonce::MIN_LEN, Nonce::MAX_LEN)];
     ctx.rng.try_fill_bytes(&mut n).ok()?;
     Some(n)

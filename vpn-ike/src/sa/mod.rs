@@ -1,10 +1,14 @@
 //! One IKE SA's state machine: message IDs, retransmission, the response cache, protection of
 //! messages, and the exchanges (one file each).
 
+mod child;
+mod create_child_sa;
 mod ike_auth;
 mod ike_sa_init;
 mod informational;
+mod rekey;
 
+pub(crate) use child::Task;
 pub(crate) use ike_sa_init::{respond_init, InitReply};
 
 use alloc::boxed::Box;
@@ -44,6 +48,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) out: &'a mut VecDeque<Outgoing>,
     pub(crate) events: &'a mut VecDeque<Event>,
     pub(crate) spis: &'a mut crate::spi::SpiGenerator,
+    /// IKE SAs born from a rekey, for the endpoint to take over.
+    pub(crate) spawned: &'a mut Vec<IkeSa>,
 }
 
 /// Where an IKE SA is in its life.
@@ -62,6 +68,8 @@ pub(crate) enum State {
     /// Ended (the host was told) but kept until `linger_until` to answer retransmissions of
     /// the request that ended it from the response cache.
     Lingering,
+    /// Replaced by a rekeyed IKE SA (RFC 7296 §2.18): it only finishes the Delete exchange.
+    Rekeyed,
     /// Ended; the endpoint removes it.
     Dead,
 }
@@ -134,6 +142,17 @@ pub(crate) struct IkeSa {
     pub(crate) remote_id: Option<crate::message::Id>,
     /// The peer sent INITIAL_CONTACT (RFC 7296 §2.4).
     pub(crate) initial_contact: bool,
+    /// Our Child SAs.
+    pub(crate) children: Vec<child::ChildSa>,
+    /// Requests waiting for the window.
+    pub(crate) tasks: VecDeque<child::Task>,
+    /// What our request in flight is about (`None`: IKE_SA_INIT, IKE_AUTH or a Delete of the IKE SA).
+    pub(crate) exchange: Option<child::Exchange>,
+    /// The last authentic message from the peer, or inbound ESP the host reported.
+    pub(crate) last_heard: Instant,
+    /// When the IKE SA is rekeyed (soft lifetime with jitter) and deleted (hard lifetime).
+    pub(crate) ike_rekey_at: Option<Instant>,
+    pub(crate) ike_expire_at: Option<Instant>,
 }
 
 /// Where a datagram came from and arrived at.
@@ -193,6 +212,12 @@ impl IkeSa {
             id_key: None,
             remote_id: None,
             initial_contact: false,
+            children: Vec::new(),
+            tasks: VecDeque::new(),
+            exchange: None,
+            last_heard: Instant::from_nanos(0),
+            ike_rekey_at: None,
+            ike_expire_at: None,
         }
     }
 
@@ -202,10 +227,12 @@ impl IkeSa {
             return self.linger_until;
         }
         let r = self.outstanding.as_ref().map(|o| o.next_at);
-        match (r, self.half_open_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let life = match self.state {
+            State::Established => self.lifetime_timeout(),
+            State::Rekeyed => self.ike_expire_at,
+            _ => None,
+        };
+        [r, self.half_open_deadline, life].into_iter().flatten().min()
     }
 
     /// The peer's identity once the SA is authenticated.
@@ -214,6 +241,10 @@ impl IkeSa {
             State::Established | State::Deleting(_) => self.remote_id.as_ref(),
             _ => None,
         }
+    }
+
+    pub(crate) fn is_established(&self) -> bool {
+        self.state == State::Established
     }
 
     pub(crate) fn is_half_open(&self) -> bool {
@@ -226,12 +257,15 @@ impl IkeSa {
 
     /// Ends the SA and tells the host.
     pub(crate) fn down(&mut self, ctx: &mut Ctx<'_>, reason: DownReason) {
-        if !matches!(self.state, State::Dead | State::Lingering) {
+        if !matches!(self.state, State::Dead | State::Lingering | State::Rekeyed) {
             ctx.events.push_back(Event::IkeSaDown { handle: self.handle, reason });
         }
         self.state = State::Dead;
         self.outstanding = None;
         self.init = None;
+        self.children.clear();
+        self.tasks.clear();
+        self.exchange = None;
     }
 
     /// Ends the SA after answering a request with an error: the host is told now, and the SA
@@ -358,8 +392,20 @@ impl IkeSa {
         self.cached_response = Some((0, alloc::vec![datagram]));
     }
 
-    /// Runs the timers due at `ctx.now`: half-open expiry and request retransmission (RFC 7296 §2.1).
+    /// Runs the timers due at `ctx.now`: half-open expiry, request retransmission (RFC 7296
+    /// §2.1), lifetimes and liveness checks; then starts queued requests.
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.retransmit_timeout(ctx);
+        match self.state {
+            State::Established => self.run_lifetimes(ctx),
+            // A rekeyed SA the peer never deleted.
+            State::Rekeyed if self.ike_expire_at.is_some_and(|t| t <= ctx.now) => self.state = State::Dead,
+            _ => {}
+        }
+        self.drive(ctx);
+    }
+
+    fn retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if self.state == State::Lingering {
             if self.linger_until.is_some_and(|t| t <= ctx.now) {
                 self.state = State::Dead;
@@ -407,10 +453,21 @@ impl IkeSa {
                         self.initiator_on_auth_response(ctx, remote, p);
                     }
                 }
-                (State::Established | State::Deleting(_), _) => {
+                (State::Established | State::Deleting(_) | State::Rekeyed, _) => {
                     if let Some(p) = self.open(ctx, header, datagram) {
                         self.outstanding = None;
-                        self.on_informational_response(ctx, header, &p);
+                        self.last_heard = ctx.now;
+                        match self.exchange.take() {
+                            Some(x) => {
+                                self.on_response(ctx, x, &p);
+                                // A close that waited for the window.
+                                if matches!(self.state, State::Deleting(_)) && self.outstanding.is_none() {
+                                    self.send_delete_ike(ctx);
+                                }
+                            }
+                            None => self.on_informational_response(ctx, header, &p),
+                        }
+                        self.drive(ctx);
                     }
                 }
                 _ => {}
@@ -440,20 +497,25 @@ impl IkeSa {
             self.local = path.local;
             self.remote = path.remote;
         }
+        self.last_heard = ctx.now;
         match (self.state, header.exchange_type) {
             (State::InitReplied, ExchangeType::IkeAuth) => {
                 self.responder_on_auth(ctx, remote, header, payloads)
             }
-            (State::Established | State::Deleting(_), ExchangeType::Informational) => {
+            (State::Established | State::Deleting(_) | State::Rekeyed, ExchangeType::Informational) => {
                 self.on_informational_request(ctx, header, &payloads)
             }
             (State::Established, ExchangeType::CreateChildSa) => {
-                // Rekeying and further Child SAs are not implemented yet (RFC 7296 §1.3).
-                let n = [Payload::from(Notify::status(NotifyType::NoAdditionalSas))];
+                self.on_create_child_request(ctx, header, &payloads)
+            }
+            (State::Deleting(_) | State::Rekeyed, ExchangeType::CreateChildSa) => {
+                // RFC 7296 §2.25: no new SAs on an IKE SA that is going away.
+                let n = [Payload::from(Notify::status(NotifyType::TemporaryFailure))];
                 self.send_response(ctx, ExchangeType::CreateChildSa, header.message_id, &n);
             }
             _ => {}
         }
+        self.drive(ctx);
     }
 
     /// Verifies and decrypts an SK message or collects an SKF fragment. An authentic message

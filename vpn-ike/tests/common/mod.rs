@@ -13,6 +13,9 @@ use vpn_core::time::{Duration, Instant};
 use vpn_ike::message::Identity;
 use vpn_ike::{ChildSaInfo, DownReason, Endpoint, EndpointConfig, Event, IkeSaHandle, PeerConfig};
 
+#[allow(unused_imports)]
+pub use vpn_ike::ChildDownReason;
+
 /// Link behaviour, in per-mille.
 #[derive(Clone, Copy, Debug)]
 pub struct Link {
@@ -39,6 +42,65 @@ pub struct Node {
     pub ep: Endpoint<ChaCha20Rng>,
     pub addr: SocketAddr,
     pub events: Vec<Event>,
+    /// The ESP SAs a host following the events (as the driver does) would have installed.
+    pub sad: SadModel,
+}
+
+/// What a host installs from the events: inbound SAs, outbound SAs, and for each Child SA the
+/// outbound SPI its policy sends on (moved to the successor on `ChildSaRekeyed`).
+#[derive(Debug, Default, Clone)]
+pub struct SadModel {
+    /// Inbound SPI -> IKE SA handle.
+    pub inbound: BTreeMap<u32, IkeSaHandle>,
+    pub outbound: std::collections::BTreeSet<u32>,
+    /// Policy (keyed by the inbound SPI of the Child SA it belongs to) -> outbound SPI.
+    pub policies: BTreeMap<u32, u32>,
+    /// Inbound SPI -> outbound SPI of every installed pair.
+    pub pairs: BTreeMap<u32, u32>,
+}
+
+impl SadModel {
+    pub fn apply(&mut self, e: &Event) {
+        match e {
+            Event::ChildSaUp(c) => {
+                self.inbound.insert(c.spi_in, c.handle);
+                self.outbound.insert(c.spi_out);
+                self.pairs.insert(c.spi_in, c.spi_out);
+                if c.rekey_of.is_none() {
+                    self.policies.insert(c.spi_in, c.spi_out);
+                }
+            }
+            Event::ChildSaRekeyed { old_spi_in, new_spi_in, .. } => {
+                if let (Some(_), Some(&out)) = (self.policies.remove(old_spi_in), self.pairs.get(new_spi_in))
+                {
+                    self.policies.insert(*new_spi_in, out);
+                }
+            }
+            Event::ChildSaDown { spi_in, spi_out, .. } => {
+                self.inbound.remove(spi_in);
+                self.outbound.remove(spi_out);
+                self.pairs.remove(spi_in);
+                self.policies.remove(spi_in);
+            }
+            Event::IkeSaRekeyed { old, new } => {
+                for h in self.inbound.values_mut().filter(|h| **h == *old) {
+                    *h = *new;
+                }
+            }
+            Event::IkeSaDown { handle, .. } => {
+                let gone: Vec<u32> =
+                    self.inbound.iter().filter(|(_, h)| **h == *handle).map(|(s, _)| *s).collect();
+                for s in gone {
+                    self.inbound.remove(&s);
+                    if let Some(o) = self.pairs.remove(&s) {
+                        self.outbound.remove(&o);
+                    }
+                    self.policies.remove(&s);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A datagram on the wire.
@@ -75,6 +137,12 @@ pub struct Sim {
     pub keep_log: bool,
     /// Tamper hook: may change or drop a datagram before it is delivered.
     pub tamper: Option<Tamper>,
+    /// Check at every step that each policy's outbound SPI is installed inbound at the other
+    /// node (two-node sims); violations are recorded in `gaps`.
+    pub gap_check: bool,
+    pub gaps: Vec<String>,
+    /// A node that is switched off: datagrams to it are lost, its timers do not run.
+    pub down: Option<usize>,
     index: std::collections::HashMap<std::net::IpAddr, usize>,
 }
 
@@ -99,6 +167,9 @@ impl Sim {
             log: Vec::new(),
             keep_log: true,
             tamper: None,
+            gap_check: false,
+            gaps: Vec::new(),
+            down: None,
             index: std::collections::HashMap::new(),
         }
     }
@@ -112,6 +183,7 @@ impl Sim {
             ep: Endpoint::new(config, ChaCha20Rng::seed_from_u64(seed)),
             addr,
             events: Vec::new(),
+            sad: SadModel::default(),
         });
         self.nodes.len() - 1
     }
@@ -160,8 +232,44 @@ impl Sim {
                 self.send(w);
             }
             while let Some(e) = self.nodes[i].ep.poll_event() {
+                self.nodes[i].sad.apply(&e);
                 self.nodes[i].events.push(e);
             }
+        }
+        if self.gap_check && self.nodes.len() == 2 {
+            for (a, b) in [(0, 1), (1, 0)] {
+                for (child, out) in &self.nodes[a].sad.policies {
+                    if !self.nodes[b].sad.inbound.contains_key(out) {
+                        let at = self.now;
+                        self.gaps.push(format!(
+                            "{at:?}: node {a} child {child:08x} sends on {out:08x}, not installed at {b}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each side has exactly the pairs of its endpoint's Child SAs, one policy per pair, and
+    /// every pair matches a pair on the other side.
+    pub fn assert_sas_consistent(&self) {
+        for (a, b) in [(0, 1), (1, 0)] {
+            let (x, y) = (&self.nodes[a].sad, &self.nodes[b].sad);
+            assert_eq!(x.inbound.len(), x.pairs.len());
+            assert_eq!(x.outbound.len(), x.pairs.len(), "node {a}: {x:?}");
+            assert_eq!(x.policies.len(), x.pairs.len(), "node {a}: one policy per pair: {x:?}");
+            for (i, o) in &x.pairs {
+                assert_eq!(
+                    y.pairs.get(o),
+                    Some(i),
+                    "node {a} pair {i:08x}/{o:08x} has no match: {x:?} {y:?}"
+                );
+            }
+            let mut ours: Vec<(u32, u32)> =
+                self.nodes[a].ep.handles().flat_map(|h| self.nodes[a].ep.child_sas(h)).collect();
+            ours.sort();
+            let model: Vec<(u32, u32)> = x.pairs.iter().map(|(i, o)| (*i, *o)).collect();
+            assert_eq!(ours, model, "node {a}: endpoint and installed SAs differ");
         }
     }
 
@@ -171,7 +279,14 @@ impl Sim {
         loop {
             self.flush();
             let next_wire = self.in_flight.keys().next().map(|k| k.0);
-            let next_timer = self.nodes.iter().filter_map(|n| n.ep.poll_timeout()).min();
+            let down = self.down;
+            let next_timer = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| down != Some(*i))
+                .filter_map(|(_, n)| n.ep.poll_timeout())
+                .min();
             let next = match (next_wire, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => match a.or(b) {
@@ -193,13 +308,16 @@ impl Sim {
                         continue;
                     }
                 }
-                if let Some(i) = self.node_for(w.to) {
+                if let Some(i) = self.node_for(w.to).filter(|i| self.down != Some(*i)) {
                     let to = w.to;
                     self.nodes[i].ep.handle_datagram(self.now, to, w.from, &w.bytes);
                 }
             }
             let now = self.now;
-            for n in &mut self.nodes {
+            for (i, n) in self.nodes.iter_mut().enumerate() {
+                if self.down == Some(i) {
+                    continue;
+                }
                 if n.ep.poll_timeout().is_some_and(|t| t <= now) {
                     n.ep.handle_timeout(now);
                 }
@@ -242,6 +360,32 @@ impl Sim {
     /// IKE_SA_INIT requests seen on the wire.
     pub fn init_requests(&self) -> usize {
         self.log.iter().filter(|w| w.bytes.len() > 20 && w.bytes[18] == 34 && w.bytes[19] & 0x20 == 0).count()
+    }
+}
+
+/// Prints both nodes' events (for a failing seed).
+pub fn dump(sim: &Sim) {
+    for (n, node) in sim.nodes.iter().enumerate() {
+        eprintln!("node {n}:");
+        for e in &node.events {
+            match e {
+                Event::ChildSaUp(c) => {
+                    eprintln!(
+                        "  ChildSaUp {:08x}/{:08x} h={:x} rekey_of={:x?}",
+                        c.spi_in, c.spi_out, c.handle.0, c.rekey_of
+                    )
+                }
+                Event::ChildSaRekeyed { handle, old_spi_in, new_spi_in } => {
+                    eprintln!("  ChildSaRekeyed {old_spi_in:08x} -> {new_spi_in:08x} h={:x}", handle.0)
+                }
+                Event::ChildSaDown { handle, spi_in, spi_out, reason } => {
+                    eprintln!("  ChildSaDown {spi_in:08x}/{spi_out:08x} h={:x} {reason:?}", handle.0)
+                }
+                Event::IkeSaRekeyed { old, new } => eprintln!("  IkeSaRekeyed {:x} -> {:x}", old.0, new.0),
+                Event::IkeSaUp { handle, .. } => eprintln!("  IkeSaUp {:x}", handle.0),
+                e => eprintln!("  {e:?}"),
+            }
+        }
     }
 }
 

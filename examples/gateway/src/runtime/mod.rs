@@ -275,6 +275,19 @@ impl Gateway {
                 self.retry.remove(&name);
             }
             DriverEvent::ChildSaInstalled(info) => self.log_esp_keys(info),
+            DriverEvent::Ike(Event::IkeSaRekeyed { old, new }) => {
+                if let Some(name) = self.initiated.remove(old) {
+                    self.initiated.insert(*new, name);
+                }
+                if let Some(spis) = self.driver.endpoint().ike_sa_spis(*new) {
+                    self.table.set_spis(*new, spis);
+                }
+                self.log_ike_keys(*new);
+                tracing::info!(connection = ?self.table.name(*new), "IKE SA rekeyed");
+            }
+            DriverEvent::Ike(Event::ChildSaDown { spi_in, reason, .. }) => {
+                tracing::info!(spi_in = format_args!("{spi_in:08x}"), ?reason, "Child SA removed");
+            }
             DriverEvent::ChildSaRefused { reason, .. } => tracing::warn!(%reason, "Child SA not installed"),
             DriverEvent::Ike(Event::IkeSaDown { handle, reason }) => {
                 let initiated = self.initiated.remove(handle);

@@ -39,7 +39,13 @@ pub fn ike_suites(c: &Connection) -> Vec<IkeSuite> {
 pub fn esp_suites(c: &Connection) -> Vec<EspSuite> {
     c.esp_suites()
         .into_iter()
-        .map(|s| EspSuite { encr: s.encr.alg, encr_key_bits: s.encr.key_bits, integ: s.integ, esn: s.esn })
+        .map(|s| EspSuite {
+            encr: s.encr.alg,
+            encr_key_bits: s.encr.key_bits,
+            integ: s.integ,
+            esn: s.esn,
+            ke: s.ke,
+        })
         .collect()
 }
 
@@ -61,6 +67,8 @@ pub fn peer_config(c: &Connection, local: IpAddr) -> PeerConfig {
         initial_contact: true,
         // RFC 7296 §2.8: rekey at the configured lifetime; the SA is gone 10% later.
         child_lifetimes: Lifetimes { soft: c.child_lifetime, hard: c.child_lifetime + c.child_lifetime / 10 },
+        ike_lifetimes: Lifetimes { soft: c.ike_lifetime, hard: c.ike_lifetime + c.ike_lifetime / 10 },
+        dpd_interval: c.dpd_timeout,
     }
 }
 

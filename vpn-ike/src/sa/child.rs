@@ -1,0 +1,343 @@
+//! The Child SAs an IKE SA keeps (RFC 7296 §1.3), their keys (§2.17), lifetimes with jitter
+//! (§2.8), and the queue of requests waiting for the window (§2.3).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use vpn_core::crypto::kex::KeyExchange as Kex;
+use vpn_core::crypto::Prf;
+use vpn_core::secret::SecretBytes;
+use vpn_core::time::{Duration, Instant};
+use vpn_core::ts::TrafficSelector;
+
+use super::{Ctx, IkeSa, State};
+use crate::config::{EspSuite, Lifetimes, Mode};
+use crate::event::{ChildDownReason, ChildKeys, ChildSaInfo, Event, UdpEncap};
+use crate::keys::{child_keymat, encr_key_len, integ_key_len};
+use crate::message::{ExchangeType, Payload};
+
+/// Where a Child SA is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChildState {
+    /// Carrying traffic.
+    Installed,
+    /// Our CREATE_CHILD_SA rekeying it is in flight.
+    Rekeying,
+    /// Replaced by the Child SA with inbound SPI `new`; it goes with the Delete that follows
+    /// the rekey (sent by the rekey's initiator, RFC 7296 §2.8).
+    Rekeyed {
+        /// The successor's inbound SPI.
+        new: u32,
+        /// The host was told to send on the successor (`ChildSaRekeyed`).
+        switched: bool,
+    },
+    /// Our Delete of it is in flight (or queued).
+    Deleting {
+        /// A redundant SA from simultaneous rekeys (RFC 7296 §2.8.1).
+        redundant: bool,
+    },
+}
+
+/// One Child SA (an ESP SA pair).
+#[derive(Debug, Clone)]
+pub(crate) struct ChildSa {
+    pub(crate) spi_in: u32,
+    pub(crate) spi_out: u32,
+    pub(crate) mode: Mode,
+    pub(crate) local_ts: Vec<TrafficSelector>,
+    pub(crate) remote_ts: Vec<TrafficSelector>,
+    pub(crate) state: ChildState,
+    pub(crate) rekey_at: Instant,
+    pub(crate) expire_at: Instant,
+    /// Its hard lifetime passed and its Delete is queued or in flight.
+    pub(crate) expired: bool,
+}
+
+/// Child SAs one IKE SA may hold; a peer asking for more gets NO_ADDITIONAL_SAS (RFC 7296 §1.3).
+pub(crate) const MAX_CHILD_SAS: usize = 64;
+
+/// Work waiting for the request window (RFC 7296 §2.3: we keep one request in flight).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Task {
+    /// Another Child SA with the peer configuration's selectors.
+    CreateChild,
+    /// Rekey the Child SA with this inbound SPI.
+    RekeyChild(u32),
+    /// Delete these Child SAs (inbound SPIs).
+    DeleteChildren(Vec<u32>),
+    /// Rekey the IKE SA.
+    RekeyIke,
+    /// A liveness check (an empty INFORMATIONAL, RFC 7296 §1.4).
+    Dpd,
+}
+
+/// Our CREATE_CHILD_SA request for a Child SA, with what its response needs.
+pub(crate) struct ChildRequest {
+    pub(crate) spi_in: u32,
+    /// The inbound SPI of the Child SA being rekeyed.
+    pub(crate) rekey: Option<u32>,
+    pub(crate) nonce: Vec<u8>,
+    pub(crate) kex: Option<Kex>,
+    pub(crate) suites: Vec<EspSuite>,
+    pub(crate) mode: Mode,
+    pub(crate) local_ts: Vec<TrafficSelector>,
+    pub(crate) remote_ts: Vec<TrafficSelector>,
+    pub(crate) retries: u8,
+    /// The peer rekeyed the same Child SA meanwhile (RFC 7296 §2.8.1): the inbound SPI of the
+    /// SA that created and the lowest nonce of that exchange.
+    pub(crate) collision: Option<(u32, Vec<u8>)>,
+}
+
+/// Our request in flight, with what its response needs.
+pub(crate) enum Exchange {
+    CreateChild(Box<ChildRequest>),
+    DeleteChildren(Vec<u32>),
+    Dpd,
+    RekeyIke(Box<super::rekey::IkeRekeyRequest>),
+}
+
+/// ESP keys from KEYMAT = prf+(SK_d, [g^ir (new)] | Ni | Nr): i->r encryption and integrity,
+/// then r->i (RFC 7296 §2.17).
+pub(crate) fn child_keys(
+    prf: Prf,
+    sk_d: &[u8],
+    gir: Option<&[u8]>,
+    ni: &[u8],
+    nr: &[u8],
+    suite: &EspSuite,
+) -> Option<(ChildKeys, ChildKeys)> {
+    let e = encr_key_len(suite.encr, suite.encr_key_bits).ok()?;
+    let a = integ_key_len(suite.encr, suite.integ).ok()?;
+    let km = child_keymat(prf, sk_d, gir, ni, nr, 2 * (e + a)).ok()?;
+    let k = km.expose();
+    let part = |from: usize, len: usize| k.get(from..from + len).and_then(|b| SecretBytes::new(b).ok());
+    let i_to_r = ChildKeys { encr: part(0, e)?, integ: part(e, a)? };
+    let r_to_i = ChildKeys { encr: part(e + a, e)?, integ: part(2 * e + a, a)? };
+    Some((i_to_r, r_to_i))
+}
+
+/// `soft` shortened at random by up to a tenth, so both ends do not rekey at once (RFC 7296 §2.8).
+pub(crate) fn jittered(ctx: &mut Ctx<'_>, soft: Duration) -> Duration {
+    let tenth = u64::try_from(soft.as_nanos() / 10).unwrap_or(u64::MAX);
+    let cut = if tenth == 0 { 0 } else { ctx.rng.next_u64() % tenth };
+    soft.saturating_sub(Duration::from_nanos(cut))
+}
+
+/// What a new Child SA is made of.
+pub(crate) struct NewChild {
+    pub(crate) suite: EspSuite,
+    pub(crate) spi_in: u32,
+    pub(crate) spi_out: u32,
+    pub(crate) mode: Mode,
+    pub(crate) local_ts: Vec<TrafficSelector>,
+    pub(crate) remote_ts: Vec<TrafficSelector>,
+    /// (i->r, r->i) keys.
+    pub(crate) keys: (ChildKeys, ChildKeys),
+    /// The inbound SPI of the Child SA it replaces.
+    pub(crate) rekey_of: Option<u32>,
+    /// We initiated the exchange that created it: KEYMAT's first keys are ours outbound
+    /// (RFC 7296 §2.17).
+    pub(crate) we_initiated: bool,
+}
+
+impl IkeSa {
+    pub(crate) fn prf(&self) -> Option<Prf> {
+        self.suite.and_then(|s| s.prf().ok())
+    }
+
+    fn child_lifetimes(&self) -> Lifetimes {
+        self.peer.as_ref().map(|p| p.child_lifetimes).unwrap_or_default()
+    }
+
+    /// Records a new Child SA and tells the host (`ChildSaUp`).
+    pub(crate) fn child_up(&mut self, ctx: &mut Ctx<'_>, c: NewChild) {
+        let (i_to_r, r_to_i) = c.keys;
+        let (keys_out, keys_in) = if c.we_initiated { (i_to_r, r_to_i) } else { (r_to_i, i_to_r) };
+        // RFC 3948, RFC 7296 §2.23: ESP is UDP-encapsulated when a NAT was detected.
+        let nat = self.nat.local_behind_nat || self.nat.remote_behind_nat;
+        let udp_encap = (self.natt && nat)
+            .then_some(UdpEncap { local_port: self.local.port(), remote_port: self.remote.port() });
+        let lifetimes = self.child_lifetimes();
+        let soft = jittered(ctx, lifetimes.soft);
+        self.children.push(ChildSa {
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
+            mode: c.mode,
+            local_ts: c.local_ts.clone(),
+            remote_ts: c.remote_ts.clone(),
+            state: ChildState::Installed,
+            rekey_at: ctx.now + soft,
+            expire_at: ctx.now + lifetimes.hard,
+            expired: false,
+        });
+        ctx.events.push_back(Event::ChildSaUp(Box::new(ChildSaInfo {
+            handle: self.handle,
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
+            encr: c.suite.encr,
+            encr_key_bits: c.suite.encr_key_bits,
+            integ: c.suite.integ,
+            keys_in,
+            keys_out,
+            esn: c.suite.esn,
+            mode: c.mode,
+            udp_encap,
+            local_addr: self.local,
+            remote_addr: self.remote,
+            local_ts: c.local_ts,
+            remote_ts: c.remote_ts,
+            lifetimes,
+            rekey_of: c.rekey_of,
+        })));
+    }
+
+    pub(crate) fn child_by_in(&mut self, spi_in: u32) -> Option<&mut ChildSa> {
+        self.children.iter_mut().find(|c| c.spi_in == spi_in)
+    }
+
+    /// Forgets a Child SA and tells the host (`ChildSaDown`); a Child SA replaced by a rekey
+    /// first has its successor take over outbound traffic (`ChildSaRekeyed`).
+    pub(crate) fn child_down(&mut self, ctx: &mut Ctx<'_>, spi_in: u32, reason: ChildDownReason) {
+        let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) else { return };
+        let c = self.children.swap_remove(i);
+        let reason = match c.state {
+            ChildState::Rekeyed { new, switched } => {
+                if !switched && self.children.iter().any(|n| n.spi_in == new) {
+                    let handle = self.handle;
+                    ctx.events.push_back(Event::ChildSaRekeyed {
+                        handle,
+                        old_spi_in: spi_in,
+                        new_spi_in: new,
+                    });
+                }
+                ChildDownReason::Rekeyed
+            }
+            ChildState::Deleting { redundant: true } => ChildDownReason::Redundant,
+            _ => reason,
+        };
+        ctx.events.push_back(Event::ChildSaDown {
+            handle: self.handle,
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
+            reason,
+        });
+    }
+
+    /// Marks `old` as replaced by `new`; `switch`: the host sends on `new` from now on.
+    pub(crate) fn replaced(&mut self, ctx: &mut Ctx<'_>, old: u32, new: u32, switch: bool) {
+        let handle = self.handle;
+        if let Some(c) = self.child_by_in(old) {
+            c.state = ChildState::Rekeyed { new, switched: switch };
+            if switch {
+                ctx.events.push_back(Event::ChildSaRekeyed { handle, old_spi_in: old, new_spi_in: new });
+            }
+        }
+    }
+
+    /// Queues a task unless the same is queued already.
+    pub(crate) fn queue(&mut self, t: Task) {
+        if !self.tasks.contains(&t) {
+            self.tasks.push_back(t);
+        }
+    }
+
+    /// The Child SAs' and the IKE SA's own lifetime timers, and the liveness check.
+    pub(crate) fn lifetime_timeout(&self) -> Option<Instant> {
+        // Only what will act: expired ones and ones being deleted wait for their Delete.
+        let c = self.children.iter().filter(|c| !c.expired).filter_map(|c| match c.state {
+            ChildState::Installed => Some(c.rekey_at.min(c.expire_at)),
+            ChildState::Deleting { .. } => None,
+            _ => Some(c.expire_at),
+        });
+        // Queued work an IKE SA inherited from its predecessor starts at once.
+        let queued = (self.outstanding.is_none() && !self.tasks.is_empty()).then_some(self.last_heard);
+        let ike = [self.ike_rekey_at, self.ike_expire_at, self.dpd_at(), queued].into_iter().flatten();
+        c.chain(ike).min()
+    }
+
+    /// Runs due lifetime timers: rekeys at the soft lifetime, deletes at the hard one.
+    pub(crate) fn run_lifetimes(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        let mut tasks = Vec::new();
+        let mut expired = Vec::new();
+        for c in self.children.iter_mut().filter(|c| !c.expired) {
+            if c.expire_at <= now && !matches!(c.state, ChildState::Deleting { .. }) {
+                c.expired = true;
+                expired.push(c.spi_in);
+            } else if c.state == ChildState::Installed && c.rekey_at <= now {
+                // Once queued, it is not queued again until the rekey fails.
+                c.rekey_at = c.expire_at;
+                tasks.push(Task::RekeyChild(c.spi_in));
+            }
+        }
+        if !expired.is_empty() {
+            tasks.push(Task::DeleteChildren(expired));
+        }
+        for t in tasks {
+            self.queue(t);
+        }
+        if self.ike_expire_at.is_some_and(|t| t <= now) {
+            // RFC 7296 §2.8: the hard lifetime passed without a successful rekey.
+            self.ike_expire_at = None;
+            self.close_with(ctx, crate::event::DownReason::Expired);
+            return;
+        }
+        if self.ike_rekey_at.is_some_and(|t| t <= now) {
+            self.ike_rekey_at = None;
+            self.queue(Task::RekeyIke);
+        }
+        if self.dpd_at().is_some_and(|t| t <= now) && self.tasks.is_empty() {
+            self.queue(Task::Dpd);
+        }
+    }
+
+    /// When a liveness check is due: `dpd_interval` after the last sign of life, if idle.
+    pub(crate) fn dpd_at(&self) -> Option<Instant> {
+        let interval = self.peer.as_ref()?.dpd_interval?;
+        if self.outstanding.is_some() || !self.tasks.is_empty() || self.state != State::Established {
+            return None;
+        }
+        Some(self.last_heard + interval)
+    }
+
+    /// Host request: rekey the Child SA with inbound SPI `spi_in`.
+    pub(crate) fn host_rekey_child(&mut self, spi_in: u32) -> bool {
+        let Some(c) = self.child_by_in(spi_in) else { return false };
+        if c.state == ChildState::Installed {
+            c.rekey_at = c.expire_at;
+            self.queue(Task::RekeyChild(spi_in));
+        }
+        true
+    }
+
+    /// Starts the next queued request when the window is free (RFC 7296 §2.3).
+    pub(crate) fn drive(&mut self, ctx: &mut Ctx<'_>) {
+        while self.outstanding.is_none() && self.state == State::Established {
+            let Some(t) = self.tasks.pop_front() else { return };
+            self.start(ctx, t);
+        }
+    }
+
+    /// Sends the request of `task`.
+    fn start(&mut self, ctx: &mut Ctx<'_>, task: Task) {
+        match task {
+            Task::CreateChild => self.request_child(ctx, None),
+            Task::RekeyChild(spi) => self.request_child(ctx, Some(spi)),
+            Task::DeleteChildren(spis) => self.request_delete_children(ctx, spis),
+            Task::RekeyIke => self.request_ike_rekey(ctx),
+            Task::Dpd => {
+                self.exchange = Some(Exchange::Dpd);
+                self.send_request(ctx, ExchangeType::Informational, &[]);
+            }
+        }
+    }
+
+    /// The answer to our request of exchange `x`.
+    pub(super) fn on_response(&mut self, ctx: &mut Ctx<'_>, x: Exchange, p: &[Payload]) {
+        match x {
+            Exchange::CreateChild(req) => self.on_create_child_response(ctx, *req, p),
+            Exchange::DeleteChildren(spis) => self.on_delete_children_response(ctx, &spis, p),
+            Exchange::Dpd => {}
+            Exchange::RekeyIke(req) => self.on_ike_rekey_response(ctx, *req, p),
+        }
+    }
+}
