@@ -40,6 +40,11 @@ setup() {
         psk="$PSK" local_selectors=10.2.0.0/24 remote_selectors=10.1.0.0/24 \
         ike_proposals="$IKE" esp_proposals="$ESP" "${gw[@]}"
     gw_start "$GW" "$GWDIR" "$GWDIR/gateway.toml" || fail "vpn-gateway did not start"
+    # Ours initiates at start, unless it only answers: then strongSwan starts the tunnel.
+    case " ${gw[*]} " in
+        *" connection_mode=responder-only "*)
+            swanctl "$SS" "$SSDIR" --initiate --child net --timeout 20 >/dev/null || fail "strongSwan --initiate" ;;
+    esac
     wait_for_sa "$SS" "$SSDIR" net 20 || fail "no SA on strongSwan"
     wait_for_gw_sa "$GW" net 20 || fail "no SA on vpn-gateway"
 }

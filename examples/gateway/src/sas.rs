@@ -94,10 +94,12 @@ impl SaTable {
         })
     }
 
-    /// Set the SPIs of an IKE SA (after a rekey).
+    /// Set the SPIs of an IKE SA (after a rekey). A handle is our SPI, so it tells our role:
+    /// whoever started the rekey is the new SA's initiator (RFC 7296 §2.18).
     pub fn set_spis(&mut self, handle: IkeSaHandle, spis: (u64, u64)) {
         if let Some(e) = self.ike.get_mut(&handle) {
             e.spis = spis;
+            e.initiator = spis.0 == handle.0;
         }
     }
 
