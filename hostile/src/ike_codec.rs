@@ -842,7 +842,8 @@ pub fn cases() -> Vec<Case> {
     v
 }
 
-pub fn defects() -> Vec<Case> {
+/// Cases of defects this suite found and that are fixed: kept as regression tests.
+pub fn regressions() -> Vec<Case> {
     let mut v = Vec::new();
     // RFC 7296 §3.1: the IKE SA Initiator's SPI "MUST NOT be zero".
     v.push(Case::new("ike-endpoint/header/init-request-with-spi-i-zero-dropped-silently", || {

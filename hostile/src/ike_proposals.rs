@@ -615,7 +615,8 @@ pub fn cases() -> Vec<Case> {
     v
 }
 
-pub fn defects() -> Vec<Case> {
+/// Cases of defects this suite found and that are fixed: kept as regression tests.
+pub fn regressions() -> Vec<Case> {
     let mut v = Vec::new();
     v.extend(ike_proposal_defects());
     v.extend(auth_defects());

@@ -9,7 +9,7 @@ use vpn_core::alg::{EncrAlg, EsnMode, IntegAlg, KeGroup, PrfAlg, TransformType};
 
 use crate::config::EspSuite;
 use crate::keys::IkeSuite;
-use crate::message::{Proposal, ProtocolId, Sa, Transform};
+use crate::message::{Proposal, ProtocolId, Sa, Transform, TransformAttribute, ATTR_KEY_LENGTH};
 
 fn push_unique(v: &mut Vec<Transform>, t: Transform) {
     if !v.contains(&t) {
@@ -21,6 +21,17 @@ fn encr_transform(encr: EncrAlg, bits: u16) -> Transform {
     // RFC 7634 §3: ChaCha20-Poly1305 has a fixed key length and no Key Length attribute.
     let attr = if encr == EncrAlg::ChaCha20Poly1305 { None } else { Some(bits) };
     Transform::encr(encr, attr)
+}
+
+/// RFC 7296 §3.3.6: a proposal with a transform type we do not understand is unacceptable, and
+/// so is one whose transforms carry attributes we do not understand (only Key Length exists).
+fn understood(p: &Proposal, types: &[TransformType]) -> bool {
+    p.transforms.iter().all(|t| {
+        types.contains(&t.transform_type)
+            && t.attributes
+                .iter()
+                .all(|a| matches!(a, TransformAttribute::Tv { attr_type: ATTR_KEY_LENGTH, .. }))
+    })
 }
 
 fn has_encr(p: &Proposal, encr: EncrAlg, bits: u16) -> bool {
@@ -126,7 +137,9 @@ fn has_ke(p: &Proposal, ke: Option<KeGroup>) -> bool {
 }
 
 fn ike_matches(p: &Proposal, s: &IkeSuite) -> bool {
+    use TransformType::{Encr, Integ, Ke, Prf};
     p.protocol == ProtocolId::Ike
+        && understood(p, &[Encr, Prf, Integ, Ke])
         && has_encr(p, s.encr, s.encr_key_bits)
         && has(p, TransformType::Prf, s.prf.into())
         && has_integ(p, s.integ)
@@ -141,6 +154,7 @@ fn esp_matches(p: &Proposal, s: &EspSuite) -> bool {
 fn esp_matches_pfs(p: &Proposal, s: &EspSuite, pfs: bool) -> bool {
     let esn: u16 = if s.esn { EsnMode::Yes.into() } else { EsnMode::No.into() };
     p.protocol == ProtocolId::Esp
+        && understood(p, &[TransformType::Encr, TransformType::Integ, TransformType::Ke, TransformType::Esn])
         && (!pfs || has_ke(p, s.ke))
         && p.spi.len() == 4
         && has_encr(p, s.encr, s.encr_key_bits)
@@ -180,9 +194,14 @@ pub fn choose_ike_for_ke<'a>(
 /// (CREATE_CHILD_SA); otherwise they are ignored (IKE_AUTH, RFC 7296 §1.2).
 pub fn choose_esp<'a>(ours: &[EspSuite], offer: &'a Sa, pfs: bool) -> Option<(EspSuite, &'a Proposal)> {
     let strip = |s: &EspSuite| if pfs { *s } else { s.without_ke() };
-    ours.iter()
-        .map(strip)
-        .find_map(|s| offer.proposals.iter().find(|p| esp_matches_pfs(p, &s, pfs)).map(|p| (s, p)))
+    ours.iter().map(strip).find_map(|s| {
+        offer.proposals.iter().find(|p| peer_spi_ok(p) && esp_matches_pfs(p, &s, pfs)).map(|p| (s, p))
+    })
+}
+
+/// RFC 4303 §2.1: the peer's ESP SPI must not be the reserved 0.
+fn peer_spi_ok(p: &Proposal) -> bool {
+    p.spi.len() == 4 && p.spi != [0, 0, 0, 0]
 }
 
 /// Responder of CREATE_CHILD_SA: like [`choose_esp`] with PFS, but when the chosen suite's group
@@ -199,7 +218,7 @@ pub fn choose_esp_for_ke<'a>(
     }
     let alt = EspSuite { ke, ..first };
     if ours.contains(&alt) {
-        if let Some(q) = offer.proposals.iter().find(|q| esp_matches(q, &alt)) {
+        if let Some(q) = offer.proposals.iter().find(|q| peer_spi_ok(q) && esp_matches(q, &alt)) {
             return Some((alt, q));
         }
     }
@@ -279,6 +298,10 @@ pub fn accepted_esp(ours: &[EspSuite], reply: &Sa, pfs: bool) -> Option<(EspSuit
         _ => Some(KeGroup::from(single(p, TransformType::Ke)?.id)).filter(|g| *g != KeGroup::None),
     };
     let spi = u32::from_be_bytes(<[u8; 4]>::try_from(p.spi.as_slice()).ok()?);
+    if spi == 0 {
+        // RFC 4303 §2.1: SPI 0 is reserved; the peer cannot receive on it.
+        return None;
+    }
     let s = EspSuite { encr, encr_key_bits: bits, integ, esn, ke: if pfs { ke } else { None } };
     let offered = if pfs { esp_sa(ours, 0) } else { esp_sa_no_pfs(ours, 0) };
     let ok = offered.proposals.iter().any(|o| o.number == p.number && esp_matches(o, &s));

@@ -326,12 +326,17 @@ pub(crate) fn respond_init(
         },
     };
     let h = msg.header;
-    if h.message_id != 0 || h.spi_r != 0 || !h.flags.initiator() {
+    // RFC 7296 §3.1: SPIi MUST NOT be zero; a request carries no SPIr and message id 0.
+    if h.message_id != 0 || h.spi_r != 0 || h.spi_i == 0 || !h.flags.initiator() {
         return InitReply::Dropped;
     }
     let (Some(offer), Some(ke), Some(ni)) = (find_sa(&msg), find_ke(&msg), find_nonce(&msg)) else {
         return stateless(ctx, &h, local, remote, Notify::status(NotifyType::InvalidSyntax));
     };
+    // RFC 7296 §3.3.1: in the initial IKE SA negotiation the proposals carry no SPI.
+    if offer.proposals.iter().any(|p| !p.spi.is_empty()) {
+        return stateless(ctx, &h, local, remote, Notify::status(NotifyType::InvalidSyntax));
+    }
     if let Some(jar) = cookies {
         // RFC 7296 §2.6: the COOKIE notify must come first.
         let got =

@@ -6,15 +6,20 @@ use alloc::vec::Vec;
 use super::child::{ChildState, Exchange};
 use super::{Ctx, IkeSa, State};
 use crate::event::{ChildDownReason, DownReason};
-use crate::message::{Delete, ExchangeType, Header, Payload, ProtocolId};
+use crate::message::{Delete, ExchangeType, Header, NotifyType, Payload, ProtocolId};
 
 impl IkeSa {
     /// A request from the peer: answer it, and end the SA on a Delete of the IKE SA or an error.
     pub(super) fn on_informational_request(&mut self, ctx: &mut Ctx<'_>, h: &Header, payloads: &[Payload]) {
         let delete_ike =
             payloads.iter().any(|p| matches!(p, Payload::Delete(d) if d.protocol == ProtocolId::Ike));
-        let error = payloads.iter().filter_map(Payload::as_notify).find(|n| n.notify_type.is_error());
-        let error = error.map(|n| n.notify_type);
+        // RFC 7296 §2.21.2: AUTHENTICATION_FAILED in an INFORMATIONAL request ends the SA; other
+        // errors (INVALID_SPI about an ESP packet, types we do not know, §3.10.1) do not.
+        let error = payloads
+            .iter()
+            .filter_map(Payload::as_notify)
+            .find(|n| n.notify_type == NotifyType::AuthenticationFailed)
+            .map(|n| n.notify_type);
         // RFC 7296 §1.4.1: Child SAs the peer deletes are answered with the paired SPIs; ones
         // we are deleting ourselves, or that are gone already, are left out.
         let mut ours = Vec::new();

@@ -94,6 +94,8 @@ pub(crate) struct InitData {
 /// A request waiting for its response.
 struct Outstanding {
     message_id: u32,
+    /// Its exchange type: a response must carry the same (RFC 7296 §2.3).
+    exchange: ExchangeType,
     datagrams: Vec<Vec<u8>>,
     sent: u32,
     next_at: Instant,
@@ -344,7 +346,7 @@ impl IkeSa {
             self.emit(ctx, d.clone());
         }
         let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
-        self.outstanding = Some(Outstanding { message_id: id, datagrams, sent: 1, next_at });
+        self.outstanding = Some(Outstanding { message_id: id, exchange, datagrams, sent: 1, next_at });
     }
 
     /// Replaces the outstanding request's bytes (a changed IKE_SA_INIT retry) and sends them.
@@ -352,8 +354,9 @@ impl IkeSa {
         self.emit(ctx, datagram.clone());
         let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
         let message_id = self.next_request_id.wrapping_sub(1);
+        let exchange = self.outstanding.as_ref().map_or(ExchangeType::IkeSaInit, |o| o.exchange);
         self.outstanding =
-            Some(Outstanding { message_id, datagrams: alloc::vec![datagram], sent: 1, next_at });
+            Some(Outstanding { message_id, exchange, datagrams: alloc::vec![datagram], sent: 1, next_at });
     }
 
     /// Sends a one-shot request that is not retransmitted (an error notification after which
@@ -441,8 +444,18 @@ impl IkeSa {
     /// Handles a datagram addressed to this SA (`header` already peeked).
     pub(crate) fn handle(&mut self, ctx: &mut Ctx<'_>, path: Path, header: &Header, datagram: &[u8]) {
         let remote = path.remote;
+        // RFC 7296 §3.1: the I flag is set by the original initiator only, and both SPIs name
+        // this SA (SPIr is still zero in IKE_SA_INIT: unknown to an initiator waiting for the
+        // response, absent from a retransmitted request).
+        let spi_r_ok = header.spi_r == self.spi_r
+            || matches!(self.state, State::InitSent)
+            || (header.spi_r == 0 && header.exchange_type == ExchangeType::IkeSaInit);
+        if header.flags.initiator() == self.initiator || header.spi_i != self.spi_i || !spi_r_ok {
+            return;
+        }
         if header.flags.response() {
-            if self.outstanding.as_ref().map(|o| o.message_id) != Some(header.message_id) {
+            let waited = self.outstanding.as_ref().map(|o| (o.message_id, o.exchange));
+            if waited != Some((header.message_id, header.exchange_type)) {
                 return; // not the response we wait for (RFC 7296 §2.3)
             }
             match (self.state, header.exchange_type) {
