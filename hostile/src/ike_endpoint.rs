@@ -173,8 +173,14 @@ fn spi_cases() -> Vec<Case> {
         hs.r_alive(2)
     }));
     v.push(Case::new("ike-endpoint/spi/responder-spi-never-reused-over-1000-failed-exchanges", || {
-        let mut config =
-            EndpointConfig { fuzzing_fixed_keys: true, cookie_threshold: 100_000, ..responder_config() };
+        // One source address: the per-address limits are lifted for this case.
+        let mut config = EndpointConfig {
+            fuzzing_fixed_keys: true,
+            cookie_threshold: 100_000,
+            cookie_threshold_ip: 100_000,
+            block_threshold: 100_000,
+            ..responder_config()
+        };
         config.half_open_timeout = Duration::from_secs(30);
         let mut r = Resp::with(config);
         let keys = IkeKeys::fixed_for_fuzzing(&suite()).map_err(|e| e.to_string())?;

@@ -213,6 +213,12 @@ pub struct EndpointConfig {
     pub responder_ike_suites: Vec<IkeSuite>,
     /// Ask for a COOKIE (RFC 7296 §2.6) once this many responder SAs are half-open.
     pub cookie_threshold: usize,
+    /// Half-open SAs from one address above which that address must return a cookie
+    /// (strongSwan's `cookie_threshold_ip`, 3).
+    pub cookie_threshold_ip: usize,
+    /// Half-open SAs from one address above which its IKE_SA_INIT requests are dropped
+    /// (strongSwan's `block_threshold`, 5).
+    pub block_threshold: usize,
     /// How long one cookie secret is used before the next (RFC 7296 §2.6; the previous one is
     /// still accepted for one more period).
     pub cookie_secret_lifetime: Duration,
@@ -259,6 +265,8 @@ impl Default for EndpointConfig {
             peers: Arc::new(Vec::<PeerConfig>::new()),
             responder_ike_suites: default_ike_suites(),
             cookie_threshold: 30,
+            cookie_threshold_ip: 3,
+            block_threshold: 5,
             cookie_secret_lifetime: Duration::from_secs(120),
             max_half_open: 10_000,
             half_open_timeout: Duration::from_secs(30),

@@ -7,7 +7,7 @@
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 use rand_core::CryptoRngCore;
 use vpn_core::crypto::kex::public_value_len;
 use vpn_core::time::Instant;
@@ -50,7 +50,10 @@ pub struct Endpoint<R: CryptoRngCore> {
     /// Responder SAs by (initiator address, SPIi), to spot retransmitted IKE_SA_INIT requests.
     by_init: BTreeMap<(SocketAddr, u64), u64>,
     /// Responder SAs waiting for IKE_AUTH.
-    half_open: BTreeSet<u64>,
+    /// Half-open responder SAs and the address each came from.
+    half_open: BTreeMap<u64, IpAddr>,
+    /// Half-open SAs per source address.
+    half_open_by_ip: BTreeMap<IpAddr, usize>,
     /// Authenticated SAs by the peer's encoded identity (for INITIAL_CONTACT).
     by_id: BTreeMap<Vec<u8>, BTreeSet<u64>>,
     timers: BTreeSet<(Instant, u64)>,
@@ -83,7 +86,8 @@ impl<R: CryptoRngCore> Endpoint<R> {
             rng,
             sas: BTreeMap::new(),
             by_init: BTreeMap::new(),
-            half_open: BTreeSet::new(),
+            half_open: BTreeMap::new(),
+            half_open_by_ip: BTreeMap::new(),
             by_id: BTreeMap::new(),
             timers: BTreeSet::new(),
             armed: BTreeMap::new(),
@@ -341,11 +345,16 @@ impl<R: CryptoRngCore> Endpoint<R> {
     }
 
     fn on_init_request(&mut self, now: Instant, path: Path, header: &Header, data: &[u8]) {
-        if self.half_open.len() >= self.config.max_half_open {
+        let from = path.remote.ip();
+        let from_ip = self.half_open_by_ip.get(&from).copied().unwrap_or(0);
+        // RFC 7296 §2.6 and strongSwan's limits: a hard cap, a per-address block, then cookies
+        // when half-open SAs pass the global or the per-address threshold.
+        if self.half_open.len() >= self.config.max_half_open || from_ip >= self.config.block_threshold {
             return;
         }
         let Some(spi_r) = self.fresh_spi() else { return };
-        let need_cookie = self.half_open.len() >= self.config.cookie_threshold;
+        let need_cookie = self.half_open.len() >= self.config.cookie_threshold
+            || from_ip >= self.config.cookie_threshold_ip;
         if need_cookie {
             self.cookies.rotate(now, self.config.cookie_secret_lifetime, &mut self.rng);
         }
@@ -365,7 +374,8 @@ impl<R: CryptoRngCore> Endpoint<R> {
         {
             sa.init_key = Some(key);
             self.by_init.insert(key, spi_r);
-            self.half_open.insert(spi_r);
+            self.half_open.insert(spi_r, from);
+            *self.half_open_by_ip.entry(from).or_default() += 1;
             self.sas.insert(spi_r, *sa);
             self.after(spi_r);
         }
@@ -383,10 +393,10 @@ impl<R: CryptoRngCore> Endpoint<R> {
         if let Some(t) = self.armed.remove(&spi) {
             self.timers.remove(&(t, spi));
         }
-        let Some(sa) = self.sas.get_mut(&spi) else { return };
-        if !sa.is_half_open() {
-            self.half_open.remove(&spi);
+        if self.sas.get(&spi).is_some_and(|sa| !sa.is_half_open()) {
+            self.no_longer_half_open(spi);
         }
+        let Some(sa) = self.sas.get_mut(&spi) else { return };
         if sa.is_dead() {
             if let Some(sa) = self.sas.remove(&spi) {
                 self.forget(&sa);
@@ -425,9 +435,20 @@ impl<R: CryptoRngCore> Endpoint<R> {
         }
     }
 
+    fn no_longer_half_open(&mut self, spi: u64) {
+        if let Some(ip) = self.half_open.remove(&spi) {
+            if let Some(n) = self.half_open_by_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.half_open_by_ip.remove(&ip);
+                }
+            }
+        }
+    }
+
     fn forget(&mut self, sa: &IkeSa) {
         let spi = sa.handle.0;
-        self.half_open.remove(&spi);
+        self.no_longer_half_open(spi);
         if let Some(k) = &sa.init_key {
             self.by_init.remove(k);
         }
