@@ -1,5 +1,5 @@
-//! Write seed inputs for the `ike_responder` fuzz target into a directory (default
-//! `fuzz/corpus/ike_responder`): the real initiator's IKE_AUTH sealed under the fixed keys (so
+//! Write seed inputs for the `ike_responder` and `ike_session` fuzz targets (default
+//! `fuzz/corpus/ike_responder`, and `ike_session` beside it): the real initiator's IKE_AUTH sealed under the fixed keys (so
 //! the fuzzer starts past AUTH), and variants that exercise INFORMATIONAL, CREATE_CHILD_SA,
 //! replays, message ids far ahead and waiting out the timers.
 //!
@@ -45,4 +45,20 @@ fn main() {
         std::fs::write(format!("{dir}/seed-{i:02}"), &bytes).expect("write seed");
     }
     println!("{} seeds in {dir}", seeds.len());
+
+    // ike_session: the recorded session's later messages, whole and each prefix and suffix.
+    let session_dir = std::path::Path::new(&dir).with_file_name("ike_session");
+    std::fs::create_dir_all(&session_dir).expect("seed directory");
+    let h = ResponderHarness::established().expect("an established SA");
+    let session = h.recorded_session();
+    let mut n = 0;
+    for k in 1..=session.len() {
+        for part in [&session[..k], &session[session.len() - k..]] {
+            let mut bytes = Vec::new();
+            part.iter().for_each(|s| s.encode(&mut bytes));
+            std::fs::write(session_dir.join(format!("seed-{n:02}")), &bytes).expect("write seed");
+            n += 1;
+        }
+    }
+    println!("{n} seeds in {}", session_dir.display());
 }

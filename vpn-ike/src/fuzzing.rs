@@ -17,7 +17,10 @@ use crate::config::{EndpointConfig, PeerConfig};
 use crate::endpoint::Endpoint;
 use crate::keys::sk::SkCrypto;
 use crate::keys::{IkeKeys, IkeSuite};
-use crate::message::{ExchangeType, Header, HeaderFlags, Identity, Limits, Message, PayloadType};
+use crate::message::{
+    Delete, ExchangeType, Header, HeaderFlags, Identity, Limits, Message, Nonce, Notify, Payload,
+    PayloadType, ProtocolId, TrafficSelectors,
+};
 
 /// The PSK both sides use.
 pub const PSK: &[u8] = b"fuzzing pre-shared key";
@@ -162,6 +165,49 @@ impl ResponderHarness {
         })
     }
 
+    /// The harness after the real initiator's IKE_AUTH went through: an established IKE SA with
+    /// its first Child SA, ready for later exchanges.
+    pub fn established() -> Option<Self> {
+        let mut h = Self::new()?;
+        let (first, chain) = h.auth_chain.clone()?;
+        h.step(&Step::Sealed { exchange: 35, message_id: 1, flags: 0x08, first: u8::from(first), chain });
+        Some(h)
+    }
+
+    /// A recorded session's later messages, for an [`ResponderHarness::established`] harness:
+    /// a second Child SA, a rekey of the first (REKEY_SA, RFC 7296 §1.3.3), the Delete of the
+    /// old one, an IKE SA rekey (§1.3.2) and the Delete of the old IKE SA.
+    pub fn recorded_session(&self) -> Vec<Step> {
+        let first_out = self
+            .responder
+            .handles()
+            .next()
+            .and_then(|h| self.responder.child_sas(h).first().map(|c| c.1))
+            .unwrap_or(1);
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let ke = crate::message::KeyExchange::new(
+            vpn_core::alg::KeGroup::Curve25519,
+            vpn_core::crypto::kex::KeyExchange::generate(vpn_core::alg::KeGroup::Curve25519, &mut rng)
+                .map(|k| k.public_value().to_vec())
+                .unwrap_or_default(),
+        );
+        let ike = [
+            Payload::from(crate::proposal::ike_sa(
+                &[IkeSuite::AES256GCM16_SHA256_X25519],
+                &7u64.to_be_bytes(),
+            )),
+            Payload::from(Nonce::new(vec![9; 32])),
+            Payload::from(ke),
+        ];
+        vec![
+            sealed(36, 2, &child_request(0x1111_1111, None)),
+            sealed(36, 3, &child_request(0x2222_2222, Some(first_out))),
+            sealed(37, 4, &[Payload::from(Delete::esp(&[first_out, 0x9999_9999]))]),
+            sealed(36, 5, &ike),
+            sealed(37, 6, &[Payload::from(Delete::ike())]),
+        ]
+    }
+
     /// Feed one step and check every reply.
     pub fn step(&mut self, step: &Step) {
         let datagram = match step {
@@ -216,6 +262,26 @@ impl ResponderHarness {
         }
         while self.responder.poll_event().is_some() {}
     }
+}
+
+fn sealed(exchange: u8, message_id: u32, payloads: &[Payload]) -> Step {
+    let mut chain = Vec::new();
+    let first = crate::message::encode_payload_chain(payloads, &mut chain);
+    Step::Sealed { exchange, message_id, flags: 0x08, first: u8::from(first), chain }
+}
+
+/// A CREATE_CHILD_SA request for a new Child SA, or a rekey of `rekey` (our outbound SPI).
+fn child_request(spi: u32, rekey: Option<u32>) -> Vec<Payload> {
+    let mut p = Vec::new();
+    if let Some(old) = rekey {
+        p.push(Payload::from(Notify::rekey_sa(ProtocolId::Esp, old.to_be_bytes().to_vec())));
+    }
+    p.push(Payload::from(crate::proposal::esp_sa(&[crate::config::EspSuite::AES256GCM16], spi)));
+    p.push(Payload::from(Nonce::new(vec![7; 32])));
+    let ts = |s: &str| s.parse().ok().into_iter().collect::<Vec<vpn_core::ts::TrafficSelector>>();
+    p.push(Payload::ts_i(TrafficSelectors::new(ts("10.2.0.0/24"))));
+    p.push(Payload::ts_r(TrafficSelectors::new(ts("10.1.0.0/24"))));
+    p
 }
 
 /// Open an SK message sent by the responder (`from_initiator` false) with the fixed keys.
