@@ -12,14 +12,7 @@ IOP_WANT_TSHARK=1 ss_install
 : "${VPN_GATEWAY:?set VPN_GATEWAY to the vpn-gateway binary}"
 OUT=$here/../../vpn-ike/tests/vectors/strongswan-5.9.8.txt
 PSK="fixture capture psk"
-SS=ssl$$ GW=gwr$$
-mk_workdir SSDIR strongswan
-mk_workdir GWDIR gateway
-ns_create "$SS"
-ns_create "$GW"
-link_pair "$SS" 192.0.2.1 "$GW" 192.0.2.2
-inner_addr "$SS" 10.1.0.1
-charon_start "$SS" "$SSDIR"
+ss_gw_setup
 {
     echo "# IKEv2 messages sent by strongSwan 5.9.8 (Debian 12 packages, userspace ESP) to vpn-gateway,"
     echo "# captured on the wire by tests/interop/capture-fixtures.sh; SK payloads decrypted with the"

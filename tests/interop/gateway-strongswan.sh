@@ -19,14 +19,7 @@ PROPOSALS=(
     "chacha20poly1305-prfsha256-x25519 chacha20poly1305"
 )
 PSK="interop test psk, long enough"
-SS=ssl$$ GW=gwr$$
-mk_workdir SSDIR strongswan
-mk_workdir GWDIR gateway
-ns_create "$SS"
-ns_create "$GW"
-link_pair "$SS" 192.0.2.1 "$GW" 192.0.2.2
-inner_addr "$SS" 10.1.0.1
-charon_start "$SS" "$SSDIR"
+ss_gw_setup
 
 passed=0 failed=0
 fail() { log "FAIL [$case]: $*"; ok=0; }

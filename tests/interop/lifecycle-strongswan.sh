@@ -13,14 +13,7 @@ ss_install
 : "${VPN_GATEWAY:?set VPN_GATEWAY to the vpn-gateway binary}"
 
 IKE=aes256gcm16-prfsha256-x25519 ESP=aes256gcm16 PSK="lifecycle test psk, long enough"
-SS=ssl$$ GW=gwr$$
-mk_workdir SSDIR strongswan
-mk_workdir GWDIR gateway
-ns_create "$SS"
-ns_create "$GW"
-link_pair "$SS" 192.0.2.1 "$GW" 192.0.2.2
-inner_addr "$SS" 10.1.0.1
-charon_start "$SS" "$SSDIR"
+ss_gw_setup
 passed=0 failed=0
 fail() { log "FAIL [$case]: $*"; ok=0; }
 finish() { if [ $ok = 1 ]; then passed=$((passed + 1)); log "ok [$case]"; else failed=$((failed + 1)); fi; }

@@ -20,14 +20,7 @@ check() { # WHAT CONDITION...
 }
 
 PSK="keylog test psk, long enough"
-SS=ssl$$ GW=gwr$$
-mk_workdir SSDIR strongswan
-mk_workdir GWDIR gateway
-ns_create "$SS"
-ns_create "$GW"
-link_pair "$SS" 192.0.2.1 "$GW" 192.0.2.2
-inner_addr "$SS" 10.1.0.1
-charon_start "$SS" "$SSDIR"
+ss_gw_setup
 for p in "aes256gcm16-prfsha256-x25519 aes256gcm16" "aes256-sha256-modp2048 aes256-sha256"; do
     set -- $p
     ike=$1 esp=$2

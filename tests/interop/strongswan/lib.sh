@@ -39,6 +39,7 @@
 #   write_swanctl_conn NS NAME k=v...   writes a PSK site-to-site connection + its secret
 #   ss_load NS DIR                      swanctl --load-all (conns and secrets)
 #   wait_for_sa NS DIR CHILD TIMEOUT    waits for an INSTALLED CHILD_SA of that name
+#   ss_gw_setup                         the strongSwan (left) / vpn-gateway (right) layout: $SS $GW $SSDIR $GWDIR
 #   wait_no_sa NS DIR IKE TIMEOUT       waits until no IKE_SA of that name is left
 #   list_sas_kv NS DIR [IKE [CHILD]]    key=value lines: the IKE_SA's and CHILD_SA's algorithms, SPIs...
 #   kv_get KEY <<<"$kv"                 one value from list_sas_kv output
@@ -999,6 +1000,20 @@ wait_for_gw_sa() {
 
 # ---------------------------------------------------------------------------------------------
 # cleanup_all: everything we started or created, in reverse order. Safe to call twice.
+# ss_gw_setup: the usual strongSwan (left) / vpn-gateway (right) layout of the interop scripts:
+# namespaces $SS and $GW, work dirs $SSDIR and $GWDIR, a veth 192.0.2.1 <-> 192.0.2.2, strongSwan's
+# inner address 10.1.0.1 on lo, and its charon started.
+ss_gw_setup() {
+    SS=ssl$$ GW=gwr$$
+    mk_workdir SSDIR strongswan
+    mk_workdir GWDIR gateway
+    ns_create "$SS"
+    ns_create "$GW"
+    link_pair "$SS" 192.0.2.1 "$GW" 192.0.2.2
+    inner_addr "$SS" 10.1.0.1
+    charon_start "$SS" "$SSDIR"
+}
+
 cleanup_all() {
     local - # set +e stays local: a failing kill or del must not end a `set -e` caller here
     set +e
