@@ -71,6 +71,8 @@ pub mod driver;
 pub mod esp_tunnel;
 #[cfg(feature = "smoltcp")]
 pub mod host;
+#[cfg(feature = "driver")]
+pub mod inner;
 #[cfg(feature = "smoltcp")]
 pub mod smoltcp_device;
 #[allow(unsafe_code)]
