@@ -74,10 +74,14 @@ inner_addr "$P1" 10.11.0.1
 inner_addr "$P2" 10.12.0.1
 gw_write_config "$HDIR/gateway.toml" name=hub listen=192.0.2.1,198.51.100.1,203.0.113.1 \
     control_socket="$HDIR/gateway.sock" tun=vpn0 tun_addresses=10.10.0.1/32
+# The hub initiates to peer2 (from its second address, the one the route to peer2 goes out of);
+# peer1 and peer3 initiate to the hub.
 for i in 1 2 3; do
     case $i in 1) ra=192.0.2.2 ;; 2) ra=198.51.100.2 ;; 3) ra=203.0.113.2 ;; esac
+    mode=responder-only
+    [ $i = 2 ] && mode=initiator-only
     gw_add_connection "$HDIR/gateway.toml" name=peer$i remote_address=$ra local_id=hub remote_id=peer$i \
-        psk="$PSK" connection_mode=responder-only local_selectors=10.10.0.0/24 \
+        psk="$PSK" connection_mode=$mode local_selectors=10.10.0.0/24 \
         remote_selectors=10.1$i.0.0/24 ike_proposals="$IKE" esp_proposals="$ESP"
 done
 gw_start "$H" "$HDIR" "$HDIR/gateway.toml" || fail "hub did not start"
@@ -88,7 +92,11 @@ for i in 1 2; do
     write_swanctl_conn "${!ns}" hub local_addrs=$la remote_addrs=$ra local_id=peer$i remote_id=hub \
         psk="$PSK" local_ts=10.1$i.0.0/24 remote_ts=10.10.0.0/24 ike="$IKE" esp="$ESP" start_action=none
     ss_load "${!ns}" "${!dir}" || fail "peer$i: load"
-    swanctl "${!ns}" "${!dir}" --initiate --child hub --timeout 20 >/dev/null || fail "peer$i: initiate"
+    if [ $i = 1 ]; then
+        swanctl "${!ns}" "${!dir}" --initiate --child hub --timeout 20 >/dev/null || fail "peer$i: initiate"
+    else
+        gw_ctl "$H" initiate peer2 >/dev/null || fail "hub: initiate peer2"
+    fi
 done
 gw_write_config "$P3DIR/gateway.toml" name=peer3 listen=203.0.113.2 control_socket="$P3DIR/gateway.sock" \
     tun=vpn0 tun_addresses=10.13.0.1/32

@@ -140,6 +140,19 @@ impl<R: CryptoRngCore> Endpoint<R> {
         peer: PeerConfig,
         remote: SocketAddr,
     ) -> Result<IkeSaHandle, ConnectError> {
+        let local = self.config.local_addr;
+        self.connect_from(now, peer, local, remote)
+    }
+
+    /// [`Endpoint::connect`] from a chosen local address (a host with several addresses uses
+    /// the one its route to the peer goes out of, so the peer sees the address it expects).
+    pub fn connect_from(
+        &mut self,
+        now: Instant,
+        peer: PeerConfig,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<IkeSaHandle, ConnectError> {
         if peer.ike_suites.is_empty() || peer.esp_suites.is_empty() {
             return Err(ConnectError::NoProposals);
         }
@@ -157,7 +170,6 @@ impl<R: CryptoRngCore> Endpoint<R> {
             return Err(ConnectError::UnsupportedProposal);
         }
         let spi = self.fresh_spi().ok_or(ConnectError::Internal)?;
-        let local = self.config.local_addr;
         let (mut ctx, _) = self.split(now);
         let sa =
             IkeSa::connect(&mut ctx, spi, Arc::new(peer), local, remote).ok_or(ConnectError::Internal)?;

@@ -217,6 +217,17 @@ impl<R: CryptoRngCore> Driver<R> {
         self.endpoint.connect(now, peer, remote)
     }
 
+    /// [`Driver::connect`] from our address `local` (on a host with several).
+    pub fn connect_from(
+        &mut self,
+        peer: PeerConfig,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<IkeSaHandle, ConnectError> {
+        let now = self.now();
+        self.endpoint.connect_from(now, peer, local, remote)
+    }
+
     /// Delete an IKE SA (the peer is told); its ESP SAs go when the endpoint reports it down.
     pub fn close(&mut self, handle: IkeSaHandle) {
         let now = self.now();

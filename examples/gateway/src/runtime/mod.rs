@@ -157,14 +157,39 @@ impl Gateway {
         let RemoteAddress::Addr(remote) = c.remote_address else {
             return Err(format!("{name}: the peer's address is %any; it must initiate"));
         };
-        let mut peer = peers::peer_config(c, self.local);
+        let local = self.source_for(remote);
+        // Our default identity is the address we speak from.
+        let mut peer = peers::peer_config(c, local.ip());
         // RFC 7296 §2.4: INITIAL_CONTACT only when we hold no other IKE SA with this peer.
         peer.initial_contact = self.table.handles_of(name).is_empty();
-        let h = self.driver.connect(peer, remote).map_err(|e| format!("{name}: {e:?}"))?;
-        tracing::info!(connection = %name, peer = %remote, "initiating");
+        let h = self.driver.connect_from(peer, local, remote).map_err(|e| format!("{name}: {e:?}"))?;
+        tracing::info!(connection = %name, %local, peer = %remote, "initiating");
         self.initiated.insert(h, name.to_string());
         self.retry.remove(name);
         Ok(h)
+    }
+
+    /// Our address for talking to `remote`: the listen address the kernel's route to it goes
+    /// out of (a connected UDP socket tells, nothing is sent), else the first one of its family.
+    fn source_for(&self, remote: SocketAddr) -> SocketAddr {
+        let listen = &self.config.gateway.listen;
+        let routed = std::net::UdpSocket::bind(SocketAddr::new(
+            if remote.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            },
+            0,
+        ))
+        .and_then(|s| s.connect(remote).and_then(|_| s.local_addr()))
+        .ok()
+        .map(|a| a.ip());
+        let pick = listen
+            .iter()
+            .find(|l| Some(l.addr) == routed)
+            .or_else(|| listen.iter().find(|l| l.addr.is_ipv4() == remote.is_ipv4()))
+            .or(listen.first());
+        pick.map_or(SocketAddr::new(self.local, 500), |l| SocketAddr::new(l.addr, l.ike_port()))
     }
 
     /// Close the IKE SAs of connection `name`.
