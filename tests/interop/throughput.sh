@@ -14,24 +14,7 @@ SECS=${THROUGHPUT_SECONDS:-10}
 IKE=aes256gcm16-prfsha256-x25519 ESP=aes256gcm16 PSK="throughput test psk"
 
 # Our pair: west (10.1.0.1) initiates to east (10.2.0.1).
-W=tpw$$ E=tpe$$
-mk_workdir WDIR tp-west
-mk_workdir EDIR tp-east
-ns_create "$W"
-ns_create "$E"
-link_pair "$W" 192.0.2.1 "$E" 192.0.2.2
-gw_write_config "$EDIR/gateway.toml" name=east listen=192.0.2.2 control_socket="$EDIR/gateway.sock" \
-    tun=vpn0 tun_addresses=10.2.0.1/32
-gw_add_connection "$EDIR/gateway.toml" name=west kind=vnet-to-vnet remote_address=192.0.2.1 \
-    local_id=east remote_id=west psk="$PSK" connection_mode=responder-only \
-    local_selectors=10.2.0.0/24 remote_selectors=10.1.0.0/24 ike_proposals="$IKE" esp_proposals="$ESP"
-gw_write_config "$WDIR/gateway.toml" name=west listen=192.0.2.1 control_socket="$WDIR/gateway.sock" \
-    tun=vpn0 tun_addresses=10.1.0.1/32
-gw_add_connection "$WDIR/gateway.toml" name=east kind=vnet-to-vnet remote_address=192.0.2.2 \
-    local_id=west remote_id=east psk="$PSK" local_selectors=10.1.0.0/24 remote_selectors=10.2.0.0/24 \
-    ike_proposals="$IKE" esp_proposals="$ESP"
-gw_start "$E" "$EDIR" "$EDIR/gateway.toml" || die "east did not start"
-gw_start "$W" "$WDIR" "$WDIR/gateway.toml" || die "west did not start"
+gw_pair_setup responder-only || die "a vpn-gateway did not start"
 wait_for_gw_sa "$W" east 20 || die "vpn-gateway tunnel did not come up"
 ours=$(iperf_mbps "$W" 10.1.0.1 "$E" 10.2.0.1 "$SECS") || die "iperf3 through vpn-gateway failed"
 bytes=$(gw_sas_kv "$W" east | kv_get child_bytes_out)

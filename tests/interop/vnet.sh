@@ -21,24 +21,7 @@ done_case() {
 # 1. Two gateways: west initiates at start (connection_mode default), east answers.
 case="vnet-to-vnet: west <-> east"
 ok=1
-W=gww$$ E=gwe$$
-mk_workdir WDIR west
-mk_workdir EDIR east
-ns_create "$W"
-ns_create "$E"
-link_pair "$W" 192.0.2.1 "$E" 192.0.2.2
-gw_write_config "$EDIR/gateway.toml" name=east listen=192.0.2.2 control_socket="$EDIR/gateway.sock" \
-    tun=vpn0 tun_addresses=10.2.0.1/32
-gw_add_connection "$EDIR/gateway.toml" name=west kind=vnet-to-vnet remote_address=192.0.2.1 \
-    local_id=east remote_id=west psk="$PSK" local_selectors=10.2.0.0/24 remote_selectors=10.1.0.0/24 \
-    ike_proposals="$IKE" esp_proposals="$ESP"
-gw_write_config "$WDIR/gateway.toml" name=west listen=192.0.2.1 control_socket="$WDIR/gateway.sock" \
-    tun=vpn0 tun_addresses=10.1.0.1/32
-gw_add_connection "$WDIR/gateway.toml" name=east kind=vnet-to-vnet remote_address=192.0.2.2 \
-    local_id=west remote_id=east psk="$PSK" local_selectors=10.1.0.0/24 remote_selectors=10.2.0.0/24 \
-    ike_proposals="$IKE" esp_proposals="$ESP"
-gw_start "$E" "$EDIR" "$EDIR/gateway.toml" || fail "east did not start"
-gw_start "$W" "$WDIR" "$WDIR/gateway.toml" || fail "west did not start"
+gw_pair_setup default || fail "a gateway did not start"
 wait_for_gw_sa "$W" east 20 || fail "no SA on west"
 wait_for_gw_sa "$E" west 20 || fail "no SA on east"
 ip netns exec "$W" ping -I 10.1.0.1 10.2.0.1 -c 3 -W 2 -q >/dev/null || fail "ping west -> east"

@@ -53,6 +53,12 @@ impl Tun {
         ip(&["link", "set", "dev", &self.name, "mtu", &mtu.to_string()])
     }
 
+    /// Set the transmit queue length: how many packets the kernel queues for us to read. The
+    /// default 500 overflows when a fast TCP sender outruns one read per packet.
+    pub fn set_txqueuelen(&self, len: u32) -> io::Result<()> {
+        ip(&["link", "set", "dev", &self.name, "txqueuelen", &len.to_string()])
+    }
+
     /// Bring the link up.
     pub fn set_up(&self) -> io::Result<()> {
         ip(&["link", "set", "dev", &self.name, "up"])

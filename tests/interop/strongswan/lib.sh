@@ -40,6 +40,7 @@
 #   ss_load NS DIR                      swanctl --load-all (conns and secrets)
 #   wait_for_sa NS DIR CHILD TIMEOUT    waits for an INSTALLED CHILD_SA of that name
 #   ss_gw_setup                         the strongSwan (left) / vpn-gateway (right) layout: $SS $GW $SSDIR $GWDIR
+#   gw_pair_setup EAST_MODE             two vpn-gateways, west initiating: $W $E $WDIR $EDIR
 #   wait_no_sa NS DIR IKE TIMEOUT       waits until no IKE_SA of that name is left
 #   list_sas_kv NS DIR [IKE [CHILD]]    key=value lines: the IKE_SA's and CHILD_SA's algorithms, SPIs...
 #   kv_get KEY <<<"$kv"                 one value from list_sas_kv output
@@ -1012,6 +1013,32 @@ ss_gw_setup() {
     link_pair "$SS" 192.0.2.1 "$GW" 192.0.2.2
     inner_addr "$SS" 10.1.0.1
     charon_start "$SS" "$SSDIR"
+}
+
+# gw_pair_setup EAST_MODE: two vpn-gateways (VNet-to-VNet): west (192.0.2.1, 10.1.0.0/24, TUN
+# address 10.1.0.1) initiates at start, east (192.0.2.2, 10.2.0.0/24, 10.2.0.1) runs its
+# connection in EAST_MODE (default | responder-only); both started. Sets $W $E $WDIR $EDIR; uses
+# $PSK $IKE $ESP. Returns non-zero if a gateway did not start.
+gw_pair_setup() {
+    local east_mode=${1:-default}
+    W=gww$$ E=gwe$$
+    mk_workdir WDIR west
+    mk_workdir EDIR east
+    ns_create "$W"
+    ns_create "$E"
+    link_pair "$W" 192.0.2.1 "$E" 192.0.2.2
+    gw_write_config "$EDIR/gateway.toml" name=east listen=192.0.2.2 control_socket="$EDIR/gateway.sock" \
+        tun=vpn0 tun_addresses=10.2.0.1/32
+    gw_add_connection "$EDIR/gateway.toml" name=west kind=vnet-to-vnet remote_address=192.0.2.1 \
+        local_id=east remote_id=west psk="$PSK" connection_mode="$east_mode" \
+        local_selectors=10.2.0.0/24 remote_selectors=10.1.0.0/24 ike_proposals="$IKE" esp_proposals="$ESP"
+    gw_write_config "$WDIR/gateway.toml" name=west listen=192.0.2.1 control_socket="$WDIR/gateway.sock" \
+        tun=vpn0 tun_addresses=10.1.0.1/32
+    gw_add_connection "$WDIR/gateway.toml" name=east kind=vnet-to-vnet remote_address=192.0.2.2 \
+        local_id=west remote_id=east psk="$PSK" local_selectors=10.1.0.0/24 remote_selectors=10.2.0.0/24 \
+        ike_proposals="$IKE" esp_proposals="$ESP"
+    gw_start "$E" "$EDIR" "$EDIR/gateway.toml" || return 1
+    gw_start "$W" "$WDIR" "$WDIR/gateway.toml" || return 1
 }
 
 cleanup_all() {

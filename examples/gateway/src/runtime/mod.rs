@@ -28,9 +28,30 @@ use crate::sas::SaTable;
 use control::{ControlServer, Request, Response};
 use peers::ConfigPeers;
 
-/// MTU of the TUN device: a 1500-byte path less ESP-in-UDP overhead (IPv6 40, UDP 8, ESP 8,
-/// IV up to 16, padding up to 15, trailer 2, ICV up to 32).
-pub const TUN_MTU: u32 = 1379;
+/// The outer path MTU the TUN device's MTU is derived from.
+pub const PATH_MTU: u32 = 1500;
+
+/// MTU of the TUN device: the path MTU less the ESP-in-UDP overhead of the worst case among the
+/// configured ESP proposals and listen address families (RFC 4303 §2: SPI and sequence 8, the IV,
+/// padding up to the block, pad length and next header 2, the ICV; RFC 3948: UDP 8).
+pub fn tun_mtu(config: &Config) -> u32 {
+    let ip = if config.gateway.listen.iter().all(|l| l.addr.is_ipv4()) { 20 } else { 40 };
+    let esp = config
+        .connections
+        .iter()
+        .flat_map(|c| c.esp_suites())
+        .map(|s| {
+            let (iv, align, icv) =
+                if s.encr.alg.is_aead() { (8, 4, 16) } else { (16, 16, s.integ.icv_len().unwrap_or(32)) };
+            iv + (align - 1) + 2 + icv as u32
+        })
+        .max()
+        .unwrap_or(16 + 15 + 2 + 32);
+    PATH_MTU - ip - 8 - 8 - esp
+}
+/// Packets the kernel may queue on the TUN device for us (its default, 500, drops under a
+/// fast TCP sender and makes TCP back off).
+pub const TUN_QUEUE: u32 = 5000;
 /// How long to wait before initiating a connection again after its IKE SA failed.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
@@ -102,7 +123,8 @@ impl Gateway {
         let driver = Driver::new(Endpoint::new(endpoint_config, OsRng), udp, DriverConfig::default());
         let tun = Tun::open(&config.gateway.tun)
             .map_err(io(format!("opening TUN device {}", config.gateway.tun)))?;
-        tun.set_mtu(TUN_MTU).map_err(io("setting the TUN MTU"))?;
+        tun.set_mtu(tun_mtu(&config)).map_err(io("setting the TUN MTU"))?;
+        tun.set_txqueuelen(TUN_QUEUE).map_err(io("setting the TUN queue length"))?;
         for a in &config.gateway.tun_addresses {
             tun.add_address(a.addr, a.prefix_len)
                 .map_err(io(format!("adding address {}/{}", a.addr, a.prefix_len)))?;
@@ -417,4 +439,29 @@ pub fn run(config: Config, keylog_dir: Option<&Path>) -> std::process::ExitCode 
     }
     gw.shutdown(Duration::from_secs(2));
     std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, esp: &str) -> Config {
+        let remote = if listen.contains(':') { "2001:db8::2" } else { "192.0.2.2" };
+        let text = format!(
+            "[gateway]\nname = \"gw\"\nlisten = [\"{listen}\"]\ntun = \"vpn0\"\n\n[[connection]]\nname = \"c\"\n\
+             remote_address = \"{remote}\"\npsk = \"a long enough psk\"\nlocal_selectors = [\"10.1.0.0/24\"]\n\
+             remote_selectors = [\"10.2.0.0/24\"]\nesp_proposals = [\"{esp}\"]\n"
+        );
+        crate::config::parse_str(&text, "gw.toml", std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn tun_mtu_leaves_room_for_the_worst_esp_overhead() {
+        // 1500 - IPv4 20 - UDP 8 - ESP 8 - (IV 8 + padding 3 + trailer 2 + ICV 16) = 1435.
+        assert_eq!(tun_mtu(&config("192.0.2.1", "aes256gcm16")), 1435);
+        // AES-CBC with HMAC-SHA2-512: IV 16, padding up to 15, ICV 32.
+        assert_eq!(tun_mtu(&config("192.0.2.1", "aes256gcm16\", \"aes256-sha512")), 1399);
+        // An IPv6 outer header is 20 bytes longer.
+        assert_eq!(tun_mtu(&config("2001:db8::1", "aes256gcm16")), 1415);
+    }
 }
