@@ -101,6 +101,7 @@ pub(crate) struct Outer {
 }
 
 /// Find the ESP packet in `buf[range]` according to `framing`.
+#[inline]
 pub(crate) fn parse_outer(buf: &[u8], range: Range<usize>, framing: Framing) -> Result<Outer, DropReason> {
     let pkt = buf.get(range.clone()).ok_or(DropReason::Truncated)?;
     match framing {

@@ -109,13 +109,8 @@ impl InboundSa {
         range: Range<usize>,
         framing: Framing,
     ) -> Result<Decapsulated, DropReason> {
-        match framing {
-            Framing::Esp => self.decapsulate_esp(now, buf, range, None),
-            Framing::Ip => {
-                let outer = parse_outer(buf, range, framing)?;
-                self.decapsulate_esp(now, buf, outer.esp, outer.ip.as_ref())
-            }
-        }
+        let outer = parse_outer(buf, range, framing)?;
+        self.decapsulate_esp(now, buf, outer.esp, outer.ip.as_ref())
     }
 
     /// Decapsulate the ESP packet at `buf[esp]`; `ip` is the outer IP header when the buffer

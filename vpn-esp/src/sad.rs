@@ -104,18 +104,15 @@ impl Sad {
         range: Range<usize>,
         framing: Framing,
     ) -> Result<Decapsulated, DropReason> {
-        let outer = match framing {
-            Framing::Esp => None,
-            Framing::Ip => Some(parse_outer(buf, range.clone(), framing)?),
-        };
-        let esp = outer.as_ref().map_or(range, |o| o.esp.clone());
+        let outer = parse_outer(buf, range, framing)?;
+        let esp = outer.esp;
         let spi_bytes = buf.get(esp.start..esp.start + 4).ok_or(DropReason::Truncated)?;
         let spi = u32::from_be_bytes([spi_bytes[0], spi_bytes[1], spi_bytes[2], spi_bytes[3]]);
         if spi == 0 {
             return Err(DropReason::ReservedSpi);
         }
         let sa = self.inbound.get_mut(&spi).ok_or(DropReason::UnknownSpi)?;
-        sa.decapsulate_esp(now, buf, esp, outer.as_ref().and_then(|o| o.ip.as_ref()))
+        sa.decapsulate_esp(now, buf, esp, outer.ip.as_ref())
     }
 
     /// Encapsulate with the outbound SA `spi`.

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use vpn_core::packet::FiveTuple;
-use vpn_core::ts::{packet_matches, TrafficSelector};
+use vpn_core::ts::{SelectorSet, TrafficSelector};
 
 /// What to do with a packet a policy matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +39,8 @@ pub struct Policy {
 #[derive(Debug, Clone, Default)]
 pub struct Spd {
     policies: Vec<Policy>,
+    /// Each policy's (local, remote) selectors compiled for the packet path, same order.
+    compiled: Vec<(SelectorSet, SelectorSet)>,
 }
 
 impl Spd {
@@ -50,12 +52,15 @@ impl Spd {
     /// Add a policy in priority order (after others of the same priority).
     pub fn insert(&mut self, p: Policy) {
         let at = self.policies.iter().position(|q| q.priority > p.priority).unwrap_or(self.policies.len());
+        self.compiled.insert(at, (SelectorSet::new(&p.local), SelectorSet::new(&p.remote)));
         self.policies.insert(at, p);
     }
 
     /// Remove every policy with `tag`; returns how many.
     pub fn remove_tag(&mut self, tag: u64) -> usize {
         let before = self.policies.len();
+        let mut keep = self.policies.iter().map(|p| p.tag != tag);
+        self.compiled.retain(|_| keep.next().unwrap_or(true));
         self.policies.retain(|p| p.tag != tag);
         before - self.policies.len()
     }
@@ -76,12 +81,20 @@ impl Spd {
 
     /// The first policy for a packet we send (source in `local`, destination in `remote`).
     pub fn lookup_outbound(&self, t: &FiveTuple) -> Option<&Policy> {
-        self.policies.iter().find(|p| packet_matches(&p.local, &p.remote, t))
+        let i = self
+            .compiled
+            .iter()
+            .position(|(l, r)| !is_empty(l, r) && SelectorSet::packet_matches(l, r, t))?;
+        self.policies.get(i)
     }
 
     /// The first policy for a packet we receive (source in `remote`, destination in `local`).
     pub fn lookup_inbound(&self, t: &FiveTuple) -> Option<&Policy> {
-        self.policies.iter().find(|p| packet_matches(&p.remote, &p.local, t))
+        let i = self
+            .compiled
+            .iter()
+            .position(|(l, r)| !is_empty(l, r) && SelectorSet::packet_matches(r, l, t))?;
+        self.policies.get(i)
     }
 
     /// The action for an outbound packet, [`PolicyAction::Discard`] when nothing matches.
@@ -94,6 +107,12 @@ impl Spd {
     pub fn accept_cleartext(&self, t: &FiveTuple) -> bool {
         matches!(self.lookup_inbound(t).map(|p| p.action), Some(PolicyAction::Bypass))
     }
+}
+
+/// A policy with no selectors on a side matches nothing (as `packet_matches` on an empty list
+/// decides), while a compiled empty set would match everything.
+fn is_empty(local: &SelectorSet, remote: &SelectorSet) -> bool {
+    local.is_any() || remote.is_any()
 }
 
 #[cfg(test)]

@@ -83,6 +83,3 @@ pub use event::{
     ChildDownReason, ChildKeys, ChildSaInfo, DownReason, Event, IkeSaHandle, NatState, Transmit, UdpEncap,
 };
 pub use keys::IkeSuite;
-
-#[cfg(test)]
-mod vectors;

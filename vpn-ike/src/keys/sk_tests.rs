@@ -2,12 +2,12 @@
 
 use super::*;
 use crate::message::{ExchangeType, HeaderFlags, Nonce, Notify, NotifyData, NotifyType};
-use crate::vectors::parse_cases;
 use alloc::vec;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use vpn_core::alg::{IntegAlg, KeGroup, PrfAlg};
 use vpn_core::secret::SecretBytes;
+use vpn_test_vectors::parse_cases;
 
 const RFC7634: &str = include_str!("../../tests/vectors/rfc7634-ike.txt");
 

@@ -1,7 +1,7 @@
 //! SP 800-135 IKEv2 KDF vectors (tests/vectors/sp800-135-ikev2.txt) and key layout checks.
 
 use super::*;
-use crate::vectors::parse_cases;
+use vpn_test_vectors::parse_cases;
 
 const SP800_135: &str = include_str!("../../tests/vectors/sp800-135-ikev2.txt");
 
