@@ -73,6 +73,8 @@ pub mod esp_tunnel;
 pub mod host;
 #[cfg(feature = "driver")]
 pub mod inner;
+#[cfg(all(feature = "tun", target_os = "linux"))]
+mod netlink;
 #[cfg(feature = "smoltcp")]
 pub mod smoltcp_device;
 #[allow(unsafe_code)]
