@@ -6,6 +6,7 @@
 pub mod control;
 pub mod peers;
 mod routes;
+pub mod supervisor;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
