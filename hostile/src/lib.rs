@@ -11,13 +11,15 @@
 //! codec and through a responder); `ike_endpoint` (items 2-6: cookies, wrong state, SPIs, ICVs,
 //! message IDs, payloads inside SK, Delete/Notify); `ike_fragments` (item 7); `ike_proposals`
 //! (proposal semantics, IKE_AUTH contents, forged IKE_SA_INIT responses); `ike_timers` (item 9:
-//! retransmission schedule, half-open and linger timers, floods); `gateway_config` (item 10).
+//! retransmission schedule, half-open and linger timers, floods); `gateway_config` (item 10);
+//! `control_socket` (the gateway's control socket: silent, overlong, malformed and too many clients).
 //! IKE cases use vpn-ike's `fuzzing` feature (fixed all-zero SK keys) to seal chosen payloads.
 //!
 //! Cases for defects not fixed yet live in [`defects`]: they assert the correct behaviour, are
 //! run and reported as `defect (open): ...` with `hostile: M open defects`, and do not fail the
 //! run. A fixed defect's case moves into its group's `cases()`.
 
+pub mod control_socket;
 pub mod esp;
 pub mod gateway_config;
 pub mod ike_codec;
@@ -61,6 +63,7 @@ pub fn all_cases() -> Vec<Case> {
     v.extend(ike_proposals::cases());
     v.extend(ike_timers::cases());
     v.extend(gateway_config::cases());
+    v.extend(control_socket::cases());
     // Defects this suite found, fixed since: their cases stay as regression tests.
     v.extend(ike_codec::regressions());
     v.extend(ike_endpoint::regressions());
@@ -68,6 +71,7 @@ pub fn all_cases() -> Vec<Case> {
     v.extend(ike_proposals::regressions());
     v.extend(ike_timers::regressions());
     v.extend(gateway_config::regressions());
+    v.extend(control_socket::regressions());
     v
 }
 

@@ -264,6 +264,17 @@ impl<R: CryptoRngCore> Driver<R> {
 
     /// Sleep until a socket or `inner` is readable, the next timer is due, or `limit` passed.
     pub fn wait(&self, inner: &impl InnerPort, limit: std::time::Duration) -> io::Result<()> {
+        self.wait_with(inner, &[], limit)
+    }
+
+    /// [`Driver::wait`], also waking when one of `extra` (the caller's own descriptors, such as
+    /// a control socket's) is readable.
+    pub fn wait_with(
+        &self,
+        inner: &impl InnerPort,
+        extra: &[BorrowedFd<'_>],
+        limit: std::time::Duration,
+    ) -> io::Result<()> {
         let now = self.now();
         let timeout = match self.next_deadline() {
             Some(t) if t <= now => return Ok(()),
@@ -272,6 +283,7 @@ impl<R: CryptoRngCore> Driver<R> {
         };
         let mut fds: Vec<BorrowedFd<'_>> = self.udp.fds().collect();
         fds.extend(inner.poll_fd());
+        fds.extend_from_slice(extra);
         crate::wait_readable(&fds, Some(timeout)).map(|_| ())
     }
 

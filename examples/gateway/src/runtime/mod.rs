@@ -137,7 +137,7 @@ impl Gateway {
                 .install(&tun, c, &config.gateway.tun_addresses)
                 .map_err(io(format!("routes of {}", c.name)))?;
         }
-        let control = ControlServer::bind(&config.gateway.control_socket)
+        let control = ControlServer::spawn(&config.gateway.control_socket)
             .map_err(io(format!("control socket {}", config.gateway.control_socket.display())))?;
         let keylog = match keylog_dir {
             Some(d) => {
@@ -241,7 +241,10 @@ impl Gateway {
             self.on_event(&ev);
         }
         if let Some(control) = self.control.take() {
-            control.serve(|r| self.carry_out(r));
+            while let Some(p) = control.try_next() {
+                let resp = self.carry_out(p.request.clone());
+                p.respond(resp);
+            }
             self.control = Some(control);
         }
         let now = Instant::now();
@@ -254,7 +257,8 @@ impl Gateway {
             }
         }
         if work == 0 {
-            self.driver.wait(&self.tun, max_wait)?;
+            let control = self.control.as_ref().map(ControlServer::waker);
+            self.driver.wait_with(&self.tun, control.as_slice(), max_wait)?;
         }
         Ok(())
     }
