@@ -53,6 +53,11 @@
 #   sa_compare A_KV B_KV                the two ends of one tunnel agree? (SPIs crossed, algorithms...)
 #   gw_write_config, gw_add_connection, gw_start, gw_stop, gw_ctl, gw_sas_kv, wait_for_gw_sa
 #                                       our vpn-gateway in a namespace (see "Our side" below)
+#   nat_router_create NAT IN_NS IN_HOST_CIDR NAT_IN_CIDR OUT_NS OUT_HOST_CIDR NAT_OUT_CIDR [MASQ_OPTS]
+#                                       a NAT router namespace between two others (masquerade random)
+#   nat_flush NAT, nat_conntrack NAT, nat_external_port NAT SRC_IP SPORT
+#                                       its conntrack: flush, list, the outside port of a mapping
+#                                       (see "NAT router" at the end)
 #   cleanup_all                         kills, deletes and removes all of the above
 #   iop_supervise "$@"                  call first: re-runs the script as a supervised worker
 
@@ -1101,3 +1106,62 @@ trap iop_on_exit EXIT
 trap 'iop_on_signal INT' INT
 trap 'iop_on_signal TERM' TERM
 trap 'iop_on_signal HUP' HUP
+
+# ---------------------------------------------------------------------------------------------
+# NAT router: a namespace between an inside host namespace and an outside one, masquerading what
+# leaves by its outside interface (nftables, in that namespace only), with conntrack to look at
+# and flush its mappings. Needs nft and conntrack (conntrack-tools).
+#   nat_router_create NAT IN_NS IN_HOST_CIDR NAT_IN_CIDR OUT_NS OUT_HOST_CIDR NAT_OUT_CIDR [MASQ_OPTS]
+#   nat_flush NAT                               conntrack -F: every mapping forgotten
+#   nat_conntrack NAT                           conntrack -L -p udp (one line per entry)
+#   nat_external_port NAT SRC_IP SPORT          the outside port that SRC_IP:SPORT is mapped to now
+
+# nat_router_create NAT IN_NS IN_HOST_CIDR NAT_IN_CIDR OUT_NS OUT_HOST_CIDR NAT_OUT_CIDR [MASQ_OPTS]:
+# creates namespace NAT (ns_create), a veth IN_NS (IN_HOST_CIDR) <-> NAT (NAT_IN_CIDR) and a veth
+# NAT (NAT_OUT_CIDR) <-> OUT_NS (OUT_HOST_CIDR); IN_NS gets its default route via NAT's inside
+# address; NAT forwards (net.ipv4.ip_forward=1 in NAT only) and masquerades to its outside address:
+#   table ip nat { chain post { type nat hook postrouting priority srcnat; oif OUT masquerade MASQ_OPTS; } }
+# MASQ_OPTS defaults to "random": every new conntrack entry gets a random external port, so a
+# flushed mapping comes back on a NEW port (a NAT rebinding). Give "" for port-preserving NAT.
+# IN_NS and OUT_NS must exist (ns_create). Sets NAT_IN_IF and NAT_OUT_IF (NAT's interfaces).
+nat_router_create() {
+    local nat=$1 in_ns=$2 in_host=$3 nat_in=$4 out_ns=$5 out_host=$6 nat_out=$7 opts=${8-random}
+    ns_create "$nat"
+    link_pair "$in_ns" "$in_host" "$nat" "$nat_in"
+    NAT_IN_IF=$LINK_IF2
+    link_pair "$nat" "$nat_out" "$out_ns" "$out_host"
+    NAT_OUT_IF=$LINK_IF1
+    ip -n "$in_ns" route add default via "${nat_in%/*}" || die "nat_router_create: default route in $in_ns"
+    ip netns exec "$nat" sysctl -qw net.ipv4.ip_forward=1 || die "nat_router_create: ip_forward in $nat"
+    ip netns exec "$nat" nft -f - <<EON || die "nat_router_create: nft in $nat"
+table ip nat {
+    chain post {
+        type nat hook postrouting priority srcnat;
+        oif "$NAT_OUT_IF" masquerade $opts
+    }
+}
+EON
+}
+
+# nat_flush NAT: forgets every connection tracking entry (and so every NAT mapping) in NAT.
+nat_flush() { ip netns exec "$1" conntrack -F >/dev/null 2>&1; }
+
+# nat_conntrack NAT: NAT's UDP conntrack entries, one a line (conntrack -L -p udp).
+nat_conntrack() { ip netns exec "$1" conntrack -L -p udp 2>/dev/null; }
+
+# nat_external_port NAT SRC_IP SPORT: the port outside hosts see for SRC_IP:SPORT, i.e. the reply
+# direction's dport of the entry whose original direction has src=SRC_IP sport=SPORT (the newest
+# listed if several); nothing (status 1) when there is no such entry.
+nat_external_port() {
+    nat_conntrack "$1" | awk -v ip="$2" -v port="$3" '
+        {
+            n = 0; delete src; delete sp; delete dp
+            for (i = 1; i <= NF; i++) {
+                if ($i ~ /^src=/) { n++; src[n] = substr($i, 5) }
+                if ($i ~ /^sport=/) sp[n] = substr($i, 7)
+                if ($i ~ /^dport=/) dp[n] = substr($i, 7)
+            }
+            if (src[1] == ip && sp[1] == port && dp[2] != "") found = dp[2]
+        }
+        END { if (found == "") exit 1; print found }'
+}
