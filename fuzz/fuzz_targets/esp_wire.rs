@@ -21,9 +21,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(out, data, "a trailer that parsed re-emits identically");
         assert_eq!(payload_len + usize::from(t.pad_len) + 2, data.len());
     }
+    // RFC 3948 §2.2: IKE behind the marker, ESP with a non-zero SPI and 8 bytes at least.
     match udp::classify(data) {
-        udp::UdpPayload::Ike => assert_eq!(udp::ike_message(data), data.get(4..)),
-        _ => assert_eq!(udp::ike_message(data), None),
+        udp::UdpPayload::Ike => assert!(data.len() > 4 && data[..4] == udp::NON_ESP_MARKER),
+        udp::UdpPayload::Esp => assert!(data.len() >= 8 && data[..4] != udp::NON_ESP_MARKER),
+        udp::UdpPayload::Keepalive => assert_eq!(data, udp::NAT_KEEPALIVE),
+        udp::UdpPayload::Invalid => {}
     }
     let _ = vpn_core::packet::five_tuple(data);
 });

@@ -5,6 +5,7 @@
 //!
 //! - [`time`]: a monotonic [`time::Instant`] the host supplies.
 //! - [`alg`]: IANA transform identifiers (RFC 7296 §3.3.2) with an `Unknown` arm.
+//! - [`ipsec`]: SA mode, UDP encapsulation, the IKE and NAT-T ports and their framing.
 //! - [`ts`]: traffic selectors, narrowing (RFC 7296 §2.9) and packet matching for the SPD.
 //! - [`packet`]: the little IPv4/IPv6 parsing both IKE and ESP need (5-tuples, length checks).
 //! - [`secret`]: key material that zeroizes on drop and never prints.
@@ -19,6 +20,7 @@ extern crate std;
 
 pub mod alg;
 pub mod crypto;
+pub mod ipsec;
 pub mod packet;
 pub mod secret;
 pub mod time;

@@ -146,6 +146,15 @@ impl TrafficSelector {
     pub fn ip_proto(&self) -> u8 {
         self.ip_proto
     }
+    /// How many addresses the range covers, as the ceiling of its log2 (0 for one address,
+    /// 32 for all of IPv4, 128 for all of IPv6): a measure of how specific it is.
+    pub fn address_span_log2(&self) -> u8 {
+        let (_, s) = key(self.start_addr);
+        let (_, e) = key(self.end_addr);
+        let n = e.saturating_sub(s);
+        (128 - n.leading_zeros()) as u8
+    }
+
     /// First port.
     pub fn start_port(&self) -> u16 {
         self.start_port

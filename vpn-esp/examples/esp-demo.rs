@@ -36,7 +36,7 @@ impl Host {
     fn send(&mut self, now: Instant, inner: &[u8], buf: &mut [u8]) -> Option<std::ops::Range<usize>> {
         const HEAD: usize = 64;
         let t = five_tuple(inner).ok()?;
-        let PolicyAction::Protect { spi } = self.spd.outbound_action(&t) else {
+        let PolicyAction::Protect { sa: spi } = self.spd.outbound_action(&t) else {
             println!("  {}: policy says no tunnel for {} -> {}: not sent", self.name, t.src, t.dst);
             return None;
         };
@@ -82,15 +82,15 @@ fn main() {
 
     let mut a = Host { name: "site A", sad: Sad::new(), spd: Spd::new() };
     let mut b = Host { name: "site B", sad: Sad::new(), spd: Spd::new() };
-    a.sad.insert_outbound(OutboundSa::new(&a_to_b).unwrap());
+    a.sad.insert_outbound(a_to_b.spi, OutboundSa::new(&a_to_b).unwrap());
     a.sad.insert_inbound(InboundSa::new(&b_to_a.clone().reversed()).unwrap());
-    b.sad.insert_outbound(OutboundSa::new(&b_to_a).unwrap());
+    b.sad.insert_outbound(b_to_a.spi, OutboundSa::new(&b_to_a).unwrap());
     b.sad.insert_inbound(InboundSa::new(&a_to_b.clone().reversed()).unwrap());
     for (h, p) in [(&mut a, &a_to_b), (&mut b, &b_to_a)] {
         h.spd.insert(Policy {
             local: p.local_ts.clone(),
             remote: p.remote_ts.clone(),
-            action: PolicyAction::Protect { spi: p.spi },
+            action: PolicyAction::Protect { sa: p.spi },
             priority: 10,
             tag: 1,
         });

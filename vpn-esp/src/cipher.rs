@@ -152,3 +152,16 @@ impl EspCipher {
         n
     }
 }
+
+/// The most bytes ESP adds to an inner packet with `encr` and `integ` (RFC 4303 §2): SPI and
+/// sequence number 8, the IV (RFC 4106 §3.1: 8; RFC 3602 §2: 16), padding up to the alignment
+/// less one, pad length and next header 2, and the ICV. `None` for algorithms this crate lacks.
+/// Outer IP and UDP headers (RFC 3948: 8) come on top.
+pub fn max_overhead(encr: EncrAlg, integ: IntegAlg) -> Option<usize> {
+    let (iv, align, icv) = match encr {
+        EncrAlg::AesGcm16 | EncrAlg::ChaCha20Poly1305 => (8, 4, TAG_LEN),
+        EncrAlg::AesCbc => (16, 16, integ.icv_len()?),
+        _ => return None,
+    };
+    Some(8 + iv + (align - 1) + 2 + icv)
+}

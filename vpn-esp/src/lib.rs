@@ -45,7 +45,7 @@ pub mod spd;
 pub mod udp;
 pub mod wire;
 
-pub use cipher::EspKeys;
+pub use cipher::{max_overhead, EspKeys};
 pub use error::{DropCounters, DropReason, EncapError, SaError};
 pub use framing::Framing;
 pub use inbound::{Decapsulated, InboundSa};

@@ -16,29 +16,7 @@ use crate::lifetime::{Lifetimes, Usage};
 /// The default anti-replay window, in packets.
 pub const DEFAULT_REPLAY_WINDOW: u32 = 1024;
 
-/// ESP mode (RFC 4301 §4.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// The whole inner IP packet is protected and a new outer header carries it.
-    Tunnel,
-    /// The upper-layer payload is protected; the original IP header stays in front.
-    Transport,
-}
-
-/// UDP encapsulation of ESP (RFC 3948): the ports of the outer UDP header, from this host's view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UdpEncap {
-    /// Our port (4500 unless NAT rewrote it).
-    pub local_port: u16,
-    /// The peer's port as we see it.
-    pub remote_port: u16,
-}
-
-impl Default for UdpEncap {
-    fn default() -> Self {
-        UdpEncap { local_port: crate::udp::NAT_T_PORT, remote_port: crate::udp::NAT_T_PORT }
-    }
-}
+pub use vpn_core::ipsec::{Mode, UdpEncap};
 
 /// Everything an ESP SA is built from, seen from this host (the outbound SA uses `spi` as the
 /// peer's SPI, the inbound SA as ours).

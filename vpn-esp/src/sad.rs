@@ -1,5 +1,6 @@
-//! The Security Association Database (RFC 4301 §4.4.2): inbound SAs by SPI, outbound SAs by
-//! the SPI the peer chose, and drop counters.
+//! The Security Association Database (RFC 4301 §4.4.2): inbound SAs by our SPI, outbound SAs
+//! by a key the host chooses (never the SPI the peer chose: two peers may choose the same one),
+//! and drop counters.
 
 use alloc::collections::BTreeMap;
 use core::ops::Range;
@@ -16,6 +17,7 @@ use crate::outbound::{Encapsulated, OutboundSa};
 #[derive(Debug, Default)]
 pub struct Sad {
     inbound: BTreeMap<u32, InboundSa>,
+    /// Outbound SAs by the host's key (the SPD's `Protect { sa }`).
     outbound: BTreeMap<u32, OutboundSa>,
     drops: DropCounters,
 }
@@ -31,9 +33,10 @@ impl Sad {
         self.inbound.insert(sa.spi(), sa)
     }
 
-    /// Install an outbound SA, replacing one with the same SPI (returned).
-    pub fn insert_outbound(&mut self, sa: OutboundSa) -> Option<OutboundSa> {
-        self.outbound.insert(sa.spi(), sa)
+    /// Install an outbound SA under the host's `key` (a policy's `Protect { sa: key }` sends
+    /// with it), replacing one with the same key (returned).
+    pub fn insert_outbound(&mut self, key: u32, sa: OutboundSa) -> Option<OutboundSa> {
+        self.outbound.insert(key, sa)
     }
 
     /// Remove the inbound SA with `spi`.
@@ -41,9 +44,9 @@ impl Sad {
         self.inbound.remove(&spi)
     }
 
-    /// Remove the outbound SA with `spi`.
-    pub fn remove_outbound(&mut self, spi: u32) -> Option<OutboundSa> {
-        self.outbound.remove(&spi)
+    /// Remove the outbound SA under `key`.
+    pub fn remove_outbound(&mut self, key: u32) -> Option<OutboundSa> {
+        self.outbound.remove(&key)
     }
 
     /// The inbound SA with `spi`.
@@ -51,14 +54,14 @@ impl Sad {
         self.inbound.get(&spi)
     }
 
-    /// The outbound SA with `spi`.
-    pub fn outbound(&self, spi: u32) -> Option<&OutboundSa> {
-        self.outbound.get(&spi)
+    /// The outbound SA under `key`.
+    pub fn outbound(&self, key: u32) -> Option<&OutboundSa> {
+        self.outbound.get(&key)
     }
 
-    /// The outbound SA with `spi`, mutably.
-    pub fn outbound_mut(&mut self, spi: u32) -> Option<&mut OutboundSa> {
-        self.outbound.get_mut(&spi)
+    /// The outbound SA under `key`, mutably.
+    pub fn outbound_mut(&mut self, key: u32) -> Option<&mut OutboundSa> {
+        self.outbound.get_mut(&key)
     }
 
     /// All inbound SAs.
@@ -115,20 +118,21 @@ impl Sad {
         sa.decapsulate_esp(now, buf, esp, outer.ip.as_ref())
     }
 
-    /// Encapsulate with the outbound SA `spi`.
+    /// Encapsulate with the outbound SA under `key`.
     pub fn encapsulate(
         &mut self,
         now: Instant,
-        spi: u32,
+        key: u32,
         buf: &mut [u8],
         range: Range<usize>,
         framing: Framing,
     ) -> Result<Encapsulated, SadEncapError> {
-        let sa = self.outbound.get_mut(&spi).ok_or(SadEncapError::NoSa(spi))?;
+        let sa = self.outbound.get_mut(&key).ok_or(SadEncapError::NoSa(key))?;
         sa.encapsulate(now, buf, range, framing).map_err(SadEncapError::Encap)
     }
 
-    /// Time lifetimes reached by any SA: (is_inbound, spi, event), at most one per call.
+    /// Time lifetimes reached by any SA: (is_inbound, SPI or outbound key, event), at most one
+    /// per call.
     pub fn poll_lifetimes(&mut self, now: Instant) -> Option<(bool, u32, LifetimeEvent)> {
         for (spi, sa) in self.inbound.iter_mut() {
             if let Some(e) = sa.poll_lifetime(now) {
@@ -155,8 +159,8 @@ impl Sad {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SadEncapError {
-    /// No outbound SA with this SPI.
-    #[error("no outbound SA with SPI 0x{0:08x}")]
+    /// No outbound SA under this key.
+    #[error("no outbound SA 0x{0:08x}")]
     NoSa(u32),
     /// The SA refused the packet.
     #[error(transparent)]

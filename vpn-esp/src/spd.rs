@@ -9,10 +9,10 @@ use vpn_core::ts::{SelectorSet, TrafficSelector};
 /// What to do with a packet a policy matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PolicyAction {
-    /// Protect with the outbound SA of this SPI (inbound: must have arrived through IPsec).
+    /// Protect with the outbound SA under this SAD key (inbound: must have arrived through IPsec).
     Protect {
-        /// The outbound SA's SPI.
-        spi: u32,
+        /// The outbound SA's key in the [`Sad`](crate::Sad).
+        sa: u32,
     },
     /// Pass in the clear.
     Bypass,
@@ -30,7 +30,7 @@ pub struct Policy {
     /// What to do.
     pub action: PolicyAction,
     /// Lower runs first; equal priorities keep insertion order.
-    pub priority: u32,
+    pub priority: u64,
     /// An identifier the host chooses (a connection or Child SA id) to find the policy again.
     pub tag: u64,
 }
@@ -65,11 +65,11 @@ impl Spd {
         before - self.policies.len()
     }
 
-    /// Point every `Protect` policy with `tag` at a new outbound SA (after a rekey).
-    pub fn retarget(&mut self, tag: u64, spi: u32) {
+    /// Point every `Protect` policy with `tag` at another outbound SA (after a rekey).
+    pub fn retarget(&mut self, tag: u64, sa: u32) {
         for p in self.policies.iter_mut().filter(|p| p.tag == tag) {
             if let PolicyAction::Protect { .. } = p.action {
-                p.action = PolicyAction::Protect { spi };
+                p.action = PolicyAction::Protect { sa };
             }
         }
     }
@@ -149,7 +149,7 @@ mod tests {
         spd.insert(Policy {
             local: vec![ts("10.1.0.0/24")],
             remote: vec![ts("10.2.0.0/24")],
-            action: PolicyAction::Protect { spi: 7 },
+            action: PolicyAction::Protect { sa: 7 },
             priority: 10,
             tag: 1,
         });
@@ -161,14 +161,14 @@ mod tests {
             tag: 2,
         });
         assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.2.0.1", 53)), PolicyAction::Bypass);
-        assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.2.0.1", 54)), PolicyAction::Protect { spi: 7 });
+        assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.2.0.1", 54)), PolicyAction::Protect { sa: 7 });
         assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.3.0.1", 54)), PolicyAction::Discard);
         // Inbound direction swaps the sides.
         assert!(spd.accept_cleartext(&reply("10.2.0.1", "10.1.0.1", 53)));
         assert!(!spd.accept_cleartext(&reply("10.2.0.1", "10.1.0.1", 54)));
         spd.retarget(1, 9);
-        assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.2.0.1", 54)), PolicyAction::Protect { spi: 9 });
+        assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.2.0.1", 54)), PolicyAction::Protect { sa: 9 });
         assert_eq!(spd.remove_tag(2), 1);
-        assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.2.0.1", 53)), PolicyAction::Protect { spi: 9 });
+        assert_eq!(spd.outbound_action(&tuple("10.1.0.1", "10.2.0.1", 53)), PolicyAction::Protect { sa: 9 });
     }
 }

@@ -69,11 +69,11 @@ fn pump(i: &mut Ep, r: &mut Ep, buf: &mut [u8]) -> usize {
     loop {
         let mut moved = false;
         while let Some(t) = i.poll_transmit(buf) {
-            r.handle_datagram(now, t.remote, t.local, &buf[..t.len]);
+            r.handle_datagram(now, t.remote, t.local, t.port, &buf[..t.len]);
             moved = true;
         }
         while let Some(t) = r.poll_transmit(buf) {
-            i.handle_datagram(now, t.remote, t.local, &buf[..t.len]);
+            i.handle_datagram(now, t.remote, t.local, t.port, &buf[..t.len]);
             moved = true;
         }
         for ep in [&mut *i, &mut *r] {

@@ -63,14 +63,12 @@ impl IkeSuite {
     };
 }
 
-/// IPsec mode of a Child SA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Tunnel mode (the default, RFC 7296 §1.3.1).
-    Tunnel,
-    /// Transport mode (USE_TRANSPORT_MODE, RFC 7296 §1.3.1).
-    Transport,
-}
+pub use vpn_core::ipsec::{Mode, PortKind};
+
+/// Names the host's connection a peer configuration belongs to. The endpoint scopes
+/// INITIAL_CONTACT (RFC 7296 §2.4) to it and reports it in [`Event::IkeSaUp`](crate::Event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ConnectionId(pub u32);
 
 /// Child SA lifetimes, for the host to enforce in the SAD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +95,8 @@ impl Lifetimes {
 /// Everything about one peer: identities, the PSK, proposals, selectors and mode.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
+    /// The host's connection this configuration belongs to.
+    pub connection: ConnectionId,
     /// Our identity (IDi as initiator, IDr as responder).
     pub local_id: Identity,
     /// The peer's identity; `None` accepts any (as initiator: any IDr).
@@ -129,6 +129,7 @@ impl PeerConfig {
     /// A PSK peer with the default proposals, any-to-any IPv4 selectors and tunnel mode.
     pub fn psk(local_id: Identity, remote_id: Option<Identity>, psk: &[u8]) -> PeerConfig {
         PeerConfig {
+            connection: ConnectionId::default(),
             local_id,
             remote_id,
             psk: SecretVec::from_slice(psk),
@@ -147,16 +148,20 @@ impl PeerConfig {
 
 /// How a responder finds the configuration of the peer it talks to. The host implements it.
 pub trait PeerLookup {
-    /// The peer that authenticates as `id` from `remote` (in IKE_AUTH).
-    fn by_id(&self, id: &Identity, remote: SocketAddr) -> Option<PeerConfig>;
-    /// The peer at `remote` (in IKE_SA_INIT, to choose IKE proposals); `None` uses the
-    /// endpoint's [`EndpointConfig::responder_ike_suites`].
-    fn by_addr(&self, remote: SocketAddr) -> Option<PeerConfig>;
+    /// The peer that authenticates as `id`, reaching our address `local` from `remote`
+    /// (IKE_AUTH, RFC 7296 §2.15). Its proposals are checked against the IKE SA's.
+    fn by_id(&self, id: &Identity, local: SocketAddr, remote: SocketAddr) -> Option<PeerConfig>;
+    /// The IKE suites a responder accepts in IKE_SA_INIT from `remote` at `local`, in order of
+    /// preference: those of every connection the peer may turn out to be, since its identity
+    /// is not known yet. `None` uses [`EndpointConfig::responder_ike_suites`].
+    fn ike_suites(&self, local: SocketAddr, remote: SocketAddr) -> Option<Vec<IkeSuite>>;
 }
 
-/// A static list: `by_id` matches `remote_id` (a `None` entry matches anyone), `by_addr` finds nothing.
+/// A static list: `by_id` matches `remote_id` (a `None` entry matches anyone); IKE_SA_INIT
+/// accepts [`EndpointConfig::responder_ike_suites`], and IKE_AUTH then requires the suite to be
+/// one of the authenticated entry's.
 impl PeerLookup for Vec<PeerConfig> {
-    fn by_id(&self, id: &Identity, _: SocketAddr) -> Option<PeerConfig> {
+    fn by_id(&self, id: &Identity, _: SocketAddr, _: SocketAddr) -> Option<PeerConfig> {
         self.iter()
             .find(|p| match &p.remote_id {
                 Some(r) => r == id,
@@ -164,7 +169,7 @@ impl PeerLookup for Vec<PeerConfig> {
             })
             .cloned()
     }
-    fn by_addr(&self, _: SocketAddr) -> Option<PeerConfig> {
+    fn ike_suites(&self, _: SocketAddr, _: SocketAddr) -> Option<Vec<IkeSuite>> {
         None
     }
 }
@@ -205,8 +210,12 @@ impl RetransmitConfig {
 /// Configuration of an endpoint.
 #[derive(Clone)]
 pub struct EndpointConfig {
-    /// The address we send from (used for NAT detection and as `Transmit::local`).
+    /// The address [`Endpoint::connect`](crate::Endpoint::connect) sends from (used for NAT
+    /// detection and as `Transmit::local`).
     pub local_addr: SocketAddr,
+    /// How the socket at `local_addr` frames IKE: [`PortKind::Ike`] for a port-500 socket,
+    /// [`PortKind::NatT`] for a socket that carries everything behind the non-ESP marker.
+    pub local_port: PortKind,
     /// Finds the peer configuration when we are the responder.
     pub peers: Arc<dyn PeerLookup + Send + Sync>,
     /// IKE proposals a responder accepts when `PeerLookup::by_addr` finds nothing.
@@ -262,6 +271,7 @@ impl Default for EndpointConfig {
     fn default() -> Self {
         EndpointConfig {
             local_addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 500)),
+            local_port: PortKind::Ike,
             peers: Arc::new(Vec::<PeerConfig>::new()),
             responder_ike_suites: default_ike_suites(),
             cookie_threshold: 30,

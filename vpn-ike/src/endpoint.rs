@@ -12,9 +12,8 @@ use rand_core::CryptoRngCore;
 use vpn_core::crypto::kex::public_value_len;
 use vpn_core::time::Instant;
 
-use crate::config::{EndpointConfig, PeerConfig};
+use crate::config::{ConnectionId, EndpointConfig, PeerConfig, PortKind};
 use crate::event::{DownReason, Event, IkeSaHandle, Transmit};
-use crate::message::PayloadBody;
 use crate::message::{
     DecodeError, ExchangeType, Header, HeaderFlags, Message, Notify, NotifyType, Payload, HEADER_LEN,
 };
@@ -37,10 +36,8 @@ pub enum ConnectError {
     Internal,
 }
 
-/// The non-ESP marker that precedes IKE messages on port 4500 (RFC 3948 §2.2).
-const NON_ESP_MARKER: [u8; 4] = [0; 4];
-/// The IKE port, where no marker is used (RFC 7296 §2).
-const IKE_PORT: u16 = 500;
+/// The scope of INITIAL_CONTACT: the connection, our identity and the peer's, encoded.
+pub(crate) type IdKey = (ConnectionId, Vec<u8>, Vec<u8>);
 
 /// Owns the IKE SAs of one host.
 pub struct Endpoint<R: CryptoRngCore> {
@@ -54,8 +51,9 @@ pub struct Endpoint<R: CryptoRngCore> {
     half_open: BTreeMap<u64, IpAddr>,
     /// Half-open SAs per source address.
     half_open_by_ip: BTreeMap<IpAddr, usize>,
-    /// Authenticated SAs by the peer's encoded identity (for INITIAL_CONTACT).
-    by_id: BTreeMap<Vec<u8>, BTreeSet<u64>>,
+    /// Authenticated SAs by connection and both encoded identities (INITIAL_CONTACT, RFC 7296
+    /// §2.4, clears only those of the same connection and identities).
+    by_id: BTreeMap<IdKey, BTreeSet<u64>>,
     timers: BTreeSet<(Instant, u64)>,
     armed: BTreeMap<u64, Instant>,
     out: VecDeque<Outgoing>,
@@ -140,18 +138,20 @@ impl<R: CryptoRngCore> Endpoint<R> {
         peer: PeerConfig,
         remote: SocketAddr,
     ) -> Result<IkeSaHandle, ConnectError> {
-        let local = self.config.local_addr;
-        self.connect_from(now, peer, local, remote)
+        let (local, port) = (self.config.local_addr, self.config.local_port);
+        self.connect_from(now, peer, local, remote, port)
     }
 
     /// [`Endpoint::connect`] from a chosen local address (a host with several addresses uses
-    /// the one its route to the peer goes out of, so the peer sees the address it expects).
+    /// the one its route to the peer goes out of, so the peer sees the address it expects),
+    /// sending with `port`'s framing.
     pub fn connect_from(
         &mut self,
         now: Instant,
         peer: PeerConfig,
         local: SocketAddr,
         remote: SocketAddr,
+        port: PortKind,
     ) -> Result<IkeSaHandle, ConnectError> {
         if peer.ike_suites.is_empty() || peer.esp_suites.is_empty() {
             return Err(ConnectError::NoProposals);
@@ -171,8 +171,8 @@ impl<R: CryptoRngCore> Endpoint<R> {
         }
         let spi = self.fresh_spi().ok_or(ConnectError::Internal)?;
         let (mut ctx, _) = self.split(now);
-        let sa =
-            IkeSa::connect(&mut ctx, spi, Arc::new(peer), local, remote).ok_or(ConnectError::Internal)?;
+        let sa = IkeSa::connect(&mut ctx, spi, Arc::new(peer), Path { local, remote, port })
+            .ok_or(ConnectError::Internal)?;
         self.sas.insert(spi, sa);
         self.after(spi);
         Ok(IkeSaHandle(spi))
@@ -265,6 +265,23 @@ impl<R: CryptoRngCore> Endpoint<R> {
         }
     }
 
+    /// A snapshot of an IKE SA and its Child SAs (state, addresses, suite, timers).
+    pub fn ike_sa_info(&self, handle: IkeSaHandle) -> Option<crate::info::IkeSaInfo> {
+        self.sas.get(&handle.0).filter(|sa| !sa.is_dead()).map(IkeSa::info)
+    }
+
+    /// The host saw authentic inbound ESP of this IKE SA's Child SAs arrive from `remote`, a new
+    /// address or port: a NAT in front of the peer changed its mapping (RFC 7296 §2.23, RFC
+    /// 3948). When the peer is behind a NAT the SA follows it and `PathChanged` reports the new
+    /// path; returns whether it moved.
+    pub fn peer_moved(&mut self, now: Instant, handle: IkeSaHandle, remote: SocketAddr) -> bool {
+        let (mut ctx, sas) = self.split(now);
+        let Some(sa) = sas.get_mut(&handle.0) else { return false };
+        let moved = sa.peer_moved(&mut ctx, remote);
+        self.after(handle.0);
+        moved
+    }
+
     /// The (inbound, outbound) SPIs of the Child SAs of an IKE SA, including ones being
     /// replaced or deleted.
     pub fn child_sas(&self, handle: IkeSaHandle) -> Vec<(u32, u32)> {
@@ -289,23 +306,25 @@ impl<R: CryptoRngCore> Endpoint<R> {
         }
     }
 
-    /// Processes one received UDP datagram addressed to `local`: on port 500 an IKE message,
-    /// on port 4500 an IKE message after the non-ESP marker (the host keeps ESP packets, which
-    /// have a non-zero SPI there, for its SAD).
-    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, datagram: &[u8]) {
-        // RFC 3948 §2.2: IKE on port 4500 (any port but 500) follows the non-ESP marker.
-        let (marker, data) = match datagram.strip_prefix(&NON_ESP_MARKER[..]) {
-            Some(rest) if local.port() != IKE_PORT => (true, rest),
-            _ => (false, datagram),
-        };
+    /// Processes one received IKE message addressed to `local`. `port` is the framing the
+    /// transport found: on the NAT-T socket it has already taken off the non-ESP marker (and
+    /// kept ESP, which has a non-zero SPI there, for its SAD; RFC 3948 §2.2).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        port: PortKind,
+        data: &[u8],
+    ) {
         let header = match Header::peek(data) {
             Ok((h, _)) => h,
             Err(DecodeError::InvalidMajorVersion(_)) => {
-                return self.reject_version(local, remote, marker, data)
+                return self.reject_version(local, remote, port, data)
             }
             Err(_) => return,
         };
-        let path = Path { local, remote, marker };
+        let path = Path { local, remote, port };
         let initiator_sent = header.flags.initiator();
         let ours = if !header.flags.response()
             && initiator_sent
@@ -331,7 +350,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
     }
 
     /// RFC 7296 §1.5: answer a request of another major version with INVALID_MAJOR_VERSION.
-    fn reject_version(&mut self, local: SocketAddr, remote: SocketAddr, marker: bool, data: &[u8]) {
+    fn reject_version(&mut self, local: SocketAddr, remote: SocketAddr, port: PortKind, data: &[u8]) {
         let (Some(spi_i), Some(spi_r), Some(&exch), Some(&flags), Some(mid)) = (
             data.get(0..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
             data.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()),
@@ -353,7 +372,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
         );
         let n = Payload::from(Notify::status(NotifyType::InvalidMajorVersion));
         let bytes = Message { header, payloads: alloc::vec![n] }.encode();
-        self.out.push_back(Outgoing { local, remote, marker, bytes });
+        self.out.push_back(Outgoing { local, remote, port, bytes });
     }
 
     fn on_init_request(&mut self, now: Instant, path: Path, header: &Header, data: &[u8]) {
@@ -382,7 +401,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
             spawned: &mut self.spawned,
         };
         if let InitReply::Created(mut sa) =
-            respond_init(&mut ctx, data, path.local, path.remote, spi_r, need_cookie.then_some(jar))
+            respond_init(&mut ctx, data, path, spi_r, need_cookie.then_some(jar))
         {
             sa.init_key = Some(key);
             self.by_init.insert(key, spi_r);
@@ -420,8 +439,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
             self.timers.insert((t, spi));
         }
         if sa.id_key.is_none() {
-            if let Some(id) = sa.authenticated_id() {
-                let k = id.to_body_bytes();
+            if let Some(k) = sa.initial_contact_scope() {
                 sa.id_key = Some(k.clone());
                 let others = self.by_id.entry(k).or_default();
                 // RFC 7296 §2.4: INITIAL_CONTACT means the peer lost every other IKE SA with us.
@@ -474,17 +492,15 @@ impl<R: CryptoRngCore> Endpoint<R> {
         }
     }
 
-    /// The next datagram to send, written to `buf`. A datagram larger than `buf` is dropped;
-    /// 65,540 bytes always suffice.
+    /// The next IKE message to send, written to `buf` (without the non-ESP marker, which the
+    /// transport adds for [`PortKind::NatT`]). A message larger than `buf` is dropped; 65,536
+    /// bytes always suffice.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some(o) = self.out.pop_front() {
-            let prefix = if o.marker { NON_ESP_MARKER.len() } else { 0 };
-            let len = prefix + o.bytes.len();
+            let len = o.bytes.len();
             let Some(dst) = buf.get_mut(..len) else { continue };
-            let (m, rest) = dst.split_at_mut(prefix);
-            m.fill(0);
-            rest.copy_from_slice(&o.bytes);
-            return Some(Transmit { local: o.local, remote: o.remote, len, non_esp_marker: o.marker });
+            dst.copy_from_slice(&o.bytes);
+            return Some(Transmit { local: o.local, remote: o.remote, len, port: o.port });
         }
         None
     }

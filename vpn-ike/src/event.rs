@@ -6,7 +6,7 @@ use vpn_core::alg::{EncrAlg, IntegAlg};
 use vpn_core::secret::SecretBytes;
 use vpn_core::ts::TrafficSelector;
 
-use crate::config::{Lifetimes, Mode};
+use crate::config::{ConnectionId, Lifetimes, Mode, PortKind};
 use crate::keys::IkeSuite;
 use crate::message::{Identity, NotifyType};
 
@@ -14,17 +14,18 @@ use crate::message::{Identity, NotifyType};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IkeSaHandle(pub u64);
 
-/// One datagram to send; its bytes were written to the buffer given to `poll_transmit`.
+/// One IKE message to send; its bytes were written to the buffer given to `poll_transmit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     /// Source address.
     pub local: SocketAddr,
     /// Destination address.
     pub remote: SocketAddr,
-    /// Bytes written.
+    /// Bytes written (the IKE message; the transport adds the non-ESP marker for
+    /// [`PortKind::NatT`]).
     pub len: usize,
-    /// The datagram starts with the four-byte non-ESP marker (port 4500, RFC 3948 §2.2).
-    pub non_esp_marker: bool,
+    /// The framing: which of the two sockets sends it (RFC 3948 §2.2).
+    pub port: PortKind,
 }
 
 /// Why an IKE SA ended.
@@ -81,20 +82,15 @@ pub struct ChildKeys {
     pub integ: SecretBytes,
 }
 
-/// UDP encapsulation of ESP (RFC 3948) when a NAT was detected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpEncap {
-    /// Our port (4500).
-    pub local_port: u16,
-    /// The peer's port.
-    pub remote_port: u16,
-}
+pub use vpn_core::ipsec::UdpEncap;
 
 /// Everything the host needs to install an ESP SA pair.
 #[derive(Debug, Clone)]
 pub struct ChildSaInfo {
     /// The IKE SA it belongs to.
     pub handle: IkeSaHandle,
+    /// The host's connection the IKE SA authenticated as.
+    pub connection: ConnectionId,
     /// Our inbound SPI.
     pub spi_in: u32,
     /// The peer's inbound SPI (our outbound).
@@ -176,8 +172,12 @@ pub enum Event {
     IkeSaUp {
         /// Which SA.
         handle: IkeSaHandle,
+        /// The host's connection the peer authenticated as (from its [`PeerConfig`](crate::PeerConfig)).
+        connection: ConnectionId,
         /// We initiated it.
         initiator: bool,
+        /// Our address.
+        local_addr: SocketAddr,
         /// The peer's authenticated identity.
         remote_id: Identity,
         /// The peer's address (port 4500 after NAT detection).
@@ -217,6 +217,18 @@ pub enum Event {
         old: IkeSaHandle,
         /// The new handle.
         new: IkeSaHandle,
+    },
+    /// The peer of an established IKE SA moved: an authentic IKE message came from a new
+    /// address or port (RFC 7296 §2.23, a NAT's new mapping), or the host reported authentic
+    /// ESP from there ([`Endpoint::peer_moved`](crate::Endpoint::peer_moved)). Send its ESP to
+    /// `remote` from now on.
+    PathChanged {
+        /// Which SA.
+        handle: IkeSaHandle,
+        /// Our address.
+        local: SocketAddr,
+        /// The peer's new address.
+        remote: SocketAddr,
     },
     /// An IKE SA (and its Child SAs) ended.
     IkeSaDown {

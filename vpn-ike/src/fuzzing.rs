@@ -13,6 +13,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use vpn_core::time::{Duration, Instant};
 
+use crate::config::PortKind;
 use crate::config::{EndpointConfig, PeerConfig};
 use crate::endpoint::Endpoint;
 use crate::keys::sk::SkCrypto;
@@ -140,10 +141,10 @@ impl ResponderHarness {
         initiator.connect(now, ipeer, local).ok()?;
         let mut buf = vec![0u8; 65_540];
         let t = initiator.poll_transmit(&mut buf)?;
-        responder.handle_datagram(now, local, remote, &buf[..t.len]);
+        responder.handle_datagram(now, local, remote, t.port, &buf[..t.len]);
         let t = responder.poll_transmit(&mut buf)?;
         let (h, _) = Header::peek(&buf[..t.len]).ok()?;
-        initiator.handle_datagram(now, remote, local, &buf[..t.len]);
+        initiator.handle_datagram(now, remote, local, t.port, &buf[..t.len]);
         let sk = SkCrypto::new(&suite, &IkeKeys::fixed_for_fuzzing(&suite).ok()?, true).ok()?;
         // The initiator's IKE_AUTH, decrypted: a valid seed for the fuzzer.
         let auth_chain = initiator.poll_transmit(&mut buf).and_then(|t| {
@@ -240,7 +241,7 @@ impl ResponderHarness {
                 return;
             }
         };
-        self.responder.handle_datagram(self.now, self.local, self.remote, &datagram);
+        self.responder.handle_datagram(self.now, self.local, self.remote, PortKind::Ike, &datagram);
         self.drain();
     }
 
@@ -250,7 +251,6 @@ impl ResponderHarness {
         let suite = IkeSuite::AES256GCM16_SHA256_X25519;
         while let Some(t) = self.responder.poll_transmit(&mut self.buf) {
             let bytes = &self.buf[..t.len];
-            let bytes = if t.non_esp_marker { &bytes[4..] } else { bytes };
             let msg = Message::decode(bytes, &Limits::default());
             assert!(msg.is_ok(), "the responder sent a malformed message: {:?}", msg.err());
             if let Ok(m) = msg {

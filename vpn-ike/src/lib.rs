@@ -41,10 +41,10 @@
 //! let mut buf = vec![0u8; 65_540];
 //! for _ in 0..4 {
 //!     while let Some(t) = initiator.poll_transmit(&mut buf) {
-//!         responder.handle_datagram(now, t.remote, t.local, &buf[..t.len]);
+//!         responder.handle_datagram(now, t.remote, t.local, t.port, &buf[..t.len]);
 //!     }
 //!     while let Some(t) = responder.poll_transmit(&mut buf) {
-//!         initiator.handle_datagram(now, t.remote, t.local, &buf[..t.len]);
+//!         initiator.handle_datagram(now, t.remote, t.local, t.port, &buf[..t.len]);
 //!     }
 //! }
 //! let child = std::iter::from_fn(|| initiator.poll_event())
@@ -70,6 +70,7 @@ pub mod endpoint;
 pub mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod info;
 pub mod keys;
 pub mod message;
 pub mod nat;
@@ -77,9 +78,13 @@ pub mod proposal;
 mod sa;
 mod spi;
 
-pub use config::{EndpointConfig, EspSuite, Lifetimes, Mode, PeerConfig, PeerLookup, RetransmitConfig};
+pub use config::{
+    ConnectionId, EndpointConfig, EspSuite, Lifetimes, Mode, PeerConfig, PeerLookup, PortKind,
+    RetransmitConfig,
+};
 pub use endpoint::{ConnectError, Endpoint};
 pub use event::{
     ChildDownReason, ChildKeys, ChildSaInfo, DownReason, Event, IkeSaHandle, NatState, Transmit, UdpEncap,
 };
+pub use info::{ChildSaSnapshot, ChildSaState, IkeSaInfo, IkeSaState};
 pub use keys::IkeSuite;

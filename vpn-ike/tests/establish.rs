@@ -42,8 +42,9 @@ fn every_ike_proposal_combination_establishes() {
         let (mut peer, mut r) = psk_pair(b"correct horse", b"correct horse");
         peer.ike_suites = vec![suite];
         peer.esp_suites = vec![esp[n % esp.len()]];
-        // The responder accepts every suite, in its default order.
+        // The responder's connection accepts every suite, in its default order.
         r.esp_suites = esp.to_vec();
+        r.ike_suites = default_ike_suites();
         let mut sim = Sim::new(100 + n as u64, Link::default());
         sim.add(addr(A), vpn_ike::EndpointConfig::default());
         sim.add(addr(B), responder_config(vec![r]));
@@ -65,11 +66,12 @@ fn every_ike_proposal_combination_establishes() {
 
 #[test]
 fn invalid_ke_payload_retry_with_the_requested_group() {
-    let (i, r) = psk_pair(b"k", b"k");
+    let (i, mut r) = psk_pair(b"k", b"k");
     let mut sim = Sim::new(2, Link::default());
     sim.add(addr(A), vpn_ike::EndpointConfig::default());
-    let mut cfg = responder_config(vec![r]);
     let ecp = default_ike_suites().into_iter().find(|s| s.ke == vpn_core::alg::KeGroup::Ecp256).unwrap();
+    r.ike_suites = vec![ecp];
+    let mut cfg = responder_config(vec![r]);
     cfg.responder_ike_suites = vec![ecp];
     sim.add(addr(B), cfg);
     let mut peer = i;
@@ -339,8 +341,9 @@ fn retries_survive_loss_and_duplicates() {
     let ecp = default_ike_suites().into_iter().find(|s| s.ke == vpn_core::alg::KeGroup::Ecp256).unwrap();
     let mut ok = 0;
     for seed in 0..10 {
-        let (mut i, r) = psk_pair(b"k", b"k");
+        let (mut i, mut r) = psk_pair(b"k", b"k");
         i.ike_suites = vec![vpn_ike::IkeSuite::AES256GCM16_SHA256_X25519, ecp];
+        r.ike_suites = vec![ecp];
         let mut sim = Sim::new(2000 + seed, Link { duplicate: 300, ..Link::lossy(150) });
         sim.add(addr(A), vpn_ike::EndpointConfig::default());
         let mut cfg = responder_config(vec![r]);
@@ -366,7 +369,8 @@ fn starting_on_port_4500_uses_the_marker_without_encapsulating_esp() {
     sim.add(addr(A), vpn_ike::EndpointConfig::default());
     sim.add(addr(B), responder_config(vec![r]));
     let now = sim.now;
-    sim.nodes[0].ep.connect(now, i, addr("10.0.0.2:4500")).unwrap();
+    let from = addr("10.0.0.1:4500");
+    sim.nodes[0].ep.connect_from(now, i, from, addr("10.0.0.2:4500"), vpn_ike::PortKind::NatT).unwrap();
     sim.run(Duration::from_secs(60));
     assert_eq!((sim.ups(0), sim.ups(1)), (1, 1));
     assert!(sim.log.iter().all(|w| w.marker && w.from.port() == 4500 && w.to.port() == 4500));
@@ -377,9 +381,10 @@ fn starting_on_port_4500_uses_the_marker_without_encapsulating_esp() {
 
 #[test]
 fn responder_takes_the_initiators_group_when_acceptable() {
-    let (mut i, r) = psk_pair(b"k", b"k");
+    let (mut i, mut r) = psk_pair(b"k", b"k");
     let x25519 = vpn_ike::IkeSuite::AES256GCM16_SHA256_X25519;
     let ecp384 = vpn_ike::IkeSuite { ke: vpn_core::alg::KeGroup::Ecp384, ..x25519 };
+    r.ike_suites = default_ike_suites();
     i.ike_suites = vec![ecp384, x25519];
     let mut sim = Sim::new(17, Link::default());
     sim.add(addr(A), vpn_ike::EndpointConfig::default());

@@ -8,7 +8,7 @@ use vpn_core::time::Duration;
 use vpn_ike::message::{
     ExchangeType, Header, HeaderFlags, Limits, Message, Nonce, NotifyType, Payload, PayloadFlags, PayloadType,
 };
-use vpn_ike::{DownReason, EndpointConfig};
+use vpn_ike::{DownReason, EndpointConfig, PortKind};
 
 const A: &str = "10.0.0.1:500";
 const B: &str = "10.0.0.2:500";
@@ -75,7 +75,7 @@ fn half_open_sas_expire() {
 fn ask(bytes: &[u8]) -> Vec<Vec<u8>> {
     let (mut sim, _) = pair(4, Link::default());
     let now = sim.now;
-    sim.nodes[1].ep.handle_datagram(now, addr(B), addr(A), bytes);
+    sim.nodes[1].ep.handle_datagram(now, addr(B), addr(A), PortKind::Ike, bytes);
     let mut buf = vec![0u8; 70_000];
     let mut out = Vec::new();
     while let Some(t) = sim.nodes[1].ep.poll_transmit(&mut buf) {
@@ -256,7 +256,7 @@ fn malformed_encrypted_payloads_get_invalid_syntax() {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let bad = initiator.protect_fragment(&header, PayloadType::IdI, 1, 1, &[1, 2, 3], &mut rng).unwrap();
     let now = sim.now;
-    sim.nodes[1].ep.handle_datagram(now, addr(B), addr(A), &bad);
+    sim.nodes[1].ep.handle_datagram(now, addr(B), addr(A), PortKind::Ike, &bad);
     let mut buf = vec![0u8; 70_000];
     let t = sim.nodes[1].ep.poll_transmit(&mut buf).expect("a response");
     let (rh, payloads) = initiator.unprotect(&buf[..t.len], &Limits::default()).unwrap();
@@ -305,7 +305,7 @@ fn random_encrypted_contents_never_panic() {
             let first = PayloadType::from((rng.next_u32() % 60) as u8);
             let d = sk.protect_fragment(&header, first, 1, 1, &chunk, &mut rng).unwrap();
             let now = sim.now;
-            sim.nodes[1].ep.handle_datagram(now, addr(B), addr(A), &d);
+            sim.nodes[1].ep.handle_datagram(now, addr(B), addr(A), PortKind::Ike, &d);
         }
         sim.run(Duration::from_secs(600));
     }

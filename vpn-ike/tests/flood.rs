@@ -12,7 +12,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use vpn_core::time::Instant;
 use vpn_ike::message::{Header, Identity, Limits, Message, NotifyType};
-use vpn_ike::{Endpoint, EndpointConfig, Event, PeerConfig};
+use vpn_ike::{Endpoint, EndpointConfig, Event, PeerConfig, PortKind};
 
 struct Peak;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -63,10 +63,10 @@ fn handshake(
     let mut buf = vec![0u8; 65_540];
     for _ in 0..8 {
         while let Some(t) = i.poll_transmit(&mut buf) {
-            r.handle_datagram(now, r_addr, from, &buf[..t.len]);
+            r.handle_datagram(now, r_addr, from, t.port, &buf[..t.len]);
         }
         while let Some(t) = r.poll_transmit(&mut buf) {
-            i.handle_datagram(now, from, r_addr, &buf[..t.len]);
+            i.handle_datagram(now, from, r_addr, t.port, &buf[..t.len]);
         }
     }
     let up = std::iter::from_fn(|| i.poll_event()).any(|e| matches!(e, Event::ChildSaUp(_)));
@@ -109,7 +109,7 @@ fn a_flood_switches_cookies_on_keeps_memory_bounded_and_a_real_peer_gets_through
         let from = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)), 500);
         let mut req = template.clone();
         req[..8].copy_from_slice(&(u64::from(n) + 1).to_be_bytes());
-        r.handle_datagram(now, r_addr, from, &req);
+        r.handle_datagram(now, r_addr, from, PortKind::Ike, &req);
         match answer(&mut r) {
             Some(true) => cookies += 1,
             Some(false) => full += 1,
@@ -148,7 +148,7 @@ fn one_address_is_asked_for_cookies_then_blocked() {
         let mut i = initiator(from, 100 + n as u64);
         i.connect(now, PeerConfig::psk(id("peer"), Some(id("gw")), b"x"), r_addr).unwrap();
         let t = i.poll_transmit(&mut buf).unwrap();
-        r.handle_datagram(now, r_addr, from, &buf[..t.len]);
+        r.handle_datagram(now, r_addr, from, t.port, &buf[..t.len]);
         let reply = r.poll_transmit(&mut buf).map(|t| buf[..t.len].to_vec());
         let cookie = reply.as_ref().map(|b| {
             Message::decode(b, &Limits::default()).unwrap().find_notify(NotifyType::Cookie).is_some()
@@ -158,10 +158,10 @@ fn one_address_is_asked_for_cookies_then_blocked() {
         } else if n < block {
             assert_eq!(cookie, Some(true), "request {n}: the address must return a cookie");
             // The initiator retries with the cookie and gets its half-open SA.
-            i.handle_datagram(now, from, r_addr, reply.as_deref().unwrap());
+            i.handle_datagram(now, from, r_addr, PortKind::Ike, reply.as_deref().unwrap());
             let t = i.poll_transmit(&mut buf).unwrap();
             assert_eq!(Header::peek(&buf[..t.len]).unwrap().0.spi_r, 0);
-            r.handle_datagram(now, r_addr, from, &buf[..t.len]);
+            r.handle_datagram(now, r_addr, from, t.port, &buf[..t.len]);
             let again = r.poll_transmit(&mut buf).map(|t| buf[..t.len].to_vec()).unwrap();
             let m = Message::decode(&again, &Limits::default()).unwrap();
             assert!(m.find_notify(NotifyType::Cookie).is_none(), "request {n}: the cookie was accepted");

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use vpn_core::time::Duration;
+use vpn_ike::PortKind;
 
 const A: &str = "10.0.0.1:500";
 const B: &str = "10.0.0.2:500";
@@ -22,7 +23,10 @@ fn mid(w: &Wire) -> u32 {
 fn replay(sim: &mut Sim, w: &Wire) -> (Vec<Vec<u8>>, usize) {
     let n = if w.to == addr(B) { 1 } else { 0 };
     let now = sim.now;
-    sim.nodes[n].ep.handle_datagram(now, w.to, w.from, &w.bytes);
+    match w.bytes.strip_prefix(&[0u8; 4][..]) {
+        Some(msg) if w.marker => sim.nodes[n].ep.handle_datagram(now, w.to, w.from, PortKind::NatT, msg),
+        _ => sim.nodes[n].ep.handle_datagram(now, w.to, w.from, PortKind::Ike, &w.bytes),
+    }
     let mut out = Vec::new();
     let mut buf = vec![0u8; 70_000];
     while let Some(t) = sim.nodes[n].ep.poll_transmit(&mut buf) {

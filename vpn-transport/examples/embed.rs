@@ -26,7 +26,9 @@ fn gateway(peers: Vec<PeerConfig>) -> std::io::Result<(Driver<OsRng>, std::net::
     let udp = UdpEndpoint::bind(&UdpConfig::ephemeral([lo]))?;
     let addr = udp.local_addr(PortKind::NatT, lo).unwrap();
     let config = EndpointConfig {
+        // IKE runs on the NAT-T socket (behind the non-ESP marker), whose address it announces.
         local_addr: addr,
+        local_port: PortKind::NatT,
         peers: Arc::new(peers),
         force_udp_encap: true,
         ..Default::default()
@@ -48,8 +50,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while got.len() < 20 && std::time::Instant::now() < deadline {
         // Each side: the gateway moves packets, the host's stack reacts.
-        a.turn(&mut host_a.dev)?;
-        b.turn(&mut host_b.dev)?;
+        a.turn(std::slice::from_mut(&mut host_a.dev))?;
+        b.turn(std::slice::from_mut(&mut host_b.dev))?;
         host_a.poll();
         host_b.poll();
         if !sent && host_a.tcp(client).can_send() {
@@ -63,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "host b received {:?} through ESP SA {:08x}",
         String::from_utf8_lossy(&got),
-        a.esp().sad().outbound_sas().next().map_or(0, |s| s.spi())
+        a.binding().children().next().map_or(0, |c| c.spi_out)
     );
     Ok(())
 }

@@ -9,23 +9,26 @@
 //! - `smoltcp`: [`smoltcp_device::TunnelDevice`], a `smoltcp::phy::Device` whose packets are the
 //!   tunnel's inner packets, so a userspace TCP/IP stack can talk through the VPN without root.
 //!
-//! [`esp_tunnel::EspTunnel`] is the step between them: inner packet -> SPD -> ESP datagram, and
-//! ESP datagram -> SAD -> inner packet.
+//! [`binding::SaBinding`] is the step between them and the IKE endpoint: it owns every
+//! installed ESP SA of every connection and follows the endpoint's events; inner packet -> the
+//! SPD of its interface -> ESP datagram, and ESP datagram -> SAD -> inner packet for the
+//! interface of its connection. [`driver::Driver`] is the I/O loop around both.
 //!
 //! All `unsafe` code lives in the private `sys` module, which wraps the few libc calls std lacks.
 //!
 //! One turn of a gateway's ESP loop (IKE and the SA set-up are left out):
 //!
 //! ```no_run
-//! # #[cfg(all(feature = "udp", feature = "tun"))] fn main() -> std::io::Result<()> {
+//! # #[cfg(all(feature = "udp", feature = "tun", feature = "driver"))] fn main() -> std::io::Result<()> {
 //! use vpn_core::time::Instant;
-//! use vpn_transport::esp_tunnel::Outbound;
+//! use vpn_transport::binding::{BindingConfig, InterfaceId};
 //! use vpn_transport::udp::{DatagramKind, DatagramMeta, GsoBatch, PortKind, UdpConfig, UdpEndpoint};
-//! use vpn_transport::{tun::Tun, EspTunnel, PacketBatch};
+//! use vpn_transport::{tun::Tun, PacketBatch, SaBinding};
 //!
 //! let mut udp = UdpEndpoint::bind(&UdpConfig::new(["192.0.2.1".parse().unwrap()]))?;
 //! let mut tun = Tun::open("vpn%d")?;
-//! let mut esp = EspTunnel::new(); // install SAs and policies from the IKE endpoint's events
+//! // Hand it the IKE endpoint's events (`binding.handle_event(now, &event)`) to install SAs.
+//! let mut binding = SaBinding::new(BindingConfig::default());
 //! let mut from_net: PacketBatch<DatagramMeta> = PacketBatch::with_defaults(64, 2048);
 //! let mut from_tun: PacketBatch<()> = PacketBatch::with_defaults(64, 1500);
 //! let mut to_net = GsoBatch::new(256 * 1024, 64);
@@ -34,15 +37,15 @@
 //! // Outer side: ESP in, inner packets out to the kernel.
 //! udp.recv(&mut from_net)?;
 //! for i in 0..from_net.len() {
-//!     let kind = from_net.meta(i).kind;
+//!     let meta = *from_net.meta(i);
 //!     let (slot, range) = from_net.slot_mut(i);
-//!     match kind {
+//!     match meta.kind {
 //!         DatagramKind::Esp => {
-//!             if let Ok(d) = esp.decapsulate(now, slot, range) {
+//!             if let Ok(d) = binding.decapsulate(now, meta.remote, slot, range) {
 //!                 tun.send(&slot[d.inner])?;
 //!             }
 //!         }
-//!         DatagramKind::Ike => { /* endpoint.handle_datagram(now, local, remote, &mut slot[range]) */ }
+//!         DatagramKind::Ike => { /* endpoint.handle_datagram(now, meta.local, meta.remote, meta.port, &slot[range]) */ }
 //!         DatagramKind::Keepalive => {}
 //!     }
 //! }
@@ -52,7 +55,7 @@
 //! tun.recv_batch(&mut from_tun)?;
 //! for i in 0..from_tun.len() {
 //!     let (slot, range) = from_tun.slot_mut(i);
-//!     if let Ok(Outbound::Esp(d)) = esp.encapsulate(now, slot, range) {
+//!     if let Ok(d) = binding.encapsulate(now, InterfaceId(0), slot, range) {
 //!         to_net.push(PortKind::NatT, d.remote, &slot[d.range]);
 //!     }
 //! }
@@ -60,15 +63,16 @@
 //! to_net.clear();
 //! from_tun.clear();
 //! # Ok(()) }
-//! # #[cfg(not(all(feature = "udp", feature = "tun")))] fn main() {}
+//! # #[cfg(not(all(feature = "udp", feature = "tun", feature = "driver")))] fn main() {}
 //! ```
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "driver")]
+pub mod binding;
 pub mod buf;
 #[cfg(feature = "driver")]
 pub mod driver;
-pub mod esp_tunnel;
 #[cfg(feature = "smoltcp")]
 pub mod host;
 #[cfg(feature = "driver")]
@@ -85,8 +89,9 @@ pub mod tun;
 #[cfg(feature = "udp")]
 pub mod udp;
 
+#[cfg(feature = "driver")]
+pub use binding::SaBinding;
 pub use buf::PacketBatch;
-pub use esp_tunnel::EspTunnel;
 
 /// Wait until one of `fds` is readable or `timeout` passes (`None`: wait forever); returns
 /// whether any is readable. A wait interrupted by a signal returns `Ok(false)`.

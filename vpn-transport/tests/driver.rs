@@ -13,6 +13,7 @@ use vpn_ike::config::{EndpointConfig, PeerConfig};
 use vpn_ike::endpoint::Endpoint;
 use vpn_ike::event::Event;
 use vpn_ike::message::Identity;
+use vpn_transport::binding::BindingEvent;
 use vpn_transport::driver::{Driver, DriverConfig, DriverEvent};
 use vpn_transport::host::SmolHost;
 use vpn_transport::udp::{PortKind, UdpConfig, UdpEndpoint};
@@ -31,16 +32,33 @@ fn peer(local: &str, remote: &str, local_ts: &str, remote_ts: &str) -> PeerConfi
 fn gateway(peers: Vec<PeerConfig>, seed: u64, driver: DriverConfig) -> (Driver<ChaCha20Rng>, SocketAddr) {
     let udp = UdpEndpoint::bind(&UdpConfig::ephemeral(["127.0.0.1".parse().unwrap()])).unwrap();
     let natt = udp.local_addr(PortKind::NatT, "127.0.0.1".parse().unwrap()).unwrap();
-    let config = EndpointConfig { local_addr: natt, peers: Arc::new(peers), ..EndpointConfig::default() };
+    // The ephemeral IKE and NAT-T sockets have ports of their own: IKE runs on the NAT-T one,
+    // behind the non-ESP marker.
+    let config = EndpointConfig {
+        local_addr: natt,
+        local_port: PortKind::NatT,
+        peers: Arc::new(peers),
+        // No raw ESP sockets here: ESP always in UDP (RFC 3948).
+        force_udp_encap: true,
+        ..EndpointConfig::default()
+    };
     let ep = Endpoint::new(config, ChaCha20Rng::seed_from_u64(seed));
     (Driver::new(ep, udp, driver), natt)
 }
 
 #[test]
 fn ike_then_tcp_between_two_gateways() {
-    let (a, _) = transfer(DriverConfig::default(), |_, _, _| {});
-    let (bytes, packets) = a.esp().sad().outbound_sas().next().unwrap().counters();
+    let (a, b) = transfer(DriverConfig::default(), |_, _, _| {});
+    let child = a.binding().children().next().unwrap().spi_in;
+    let (_, (bytes, packets)) = a.binding().counters(child);
     assert!(bytes as usize >= TOTAL && packets as usize > TOTAL / 1400, "{bytes} bytes in {packets} packets");
+    // B took them on the inbound SA of its end of that Child SA (all but any UDP lost).
+    let peer = a.binding().child(child).unwrap().spi_out;
+    let ((in_bytes, in_packets), _) = b.binding().counters(peer);
+    assert!(
+        in_bytes as usize >= TOTAL && in_bytes <= bytes && in_packets <= packets,
+        "{in_bytes} in {in_packets}"
+    );
 }
 
 /// Child SA and IKE SA rekeys from both sides in the middle of the transfer lose no packet:
@@ -126,16 +144,18 @@ fn transfer(
     let mut up = (false, false);
     while !(up.0 && up.1) {
         assert!(StdInstant::now() < deadline, "tunnel not up in time");
-        gw_a.turn(&mut host_a.dev).unwrap();
-        gw_b.turn(&mut host_b.dev).unwrap();
+        gw_a.turn(std::slice::from_mut(&mut host_a.dev)).unwrap();
+        gw_b.turn(std::slice::from_mut(&mut host_b.dev)).unwrap();
         while let Some(e) = gw_a.poll_event() {
             if let DriverEvent::Ike(Event::IkeSaDown { reason, .. }) = e {
                 panic!("A down: {reason:?}");
             }
-            up.0 |= matches!(e, DriverEvent::ChildSaInstalled(_));
+            assert!(!matches!(e, DriverEvent::Sa(BindingEvent::Refused { .. })), "{e:?}");
+            up.0 |= matches!(e, DriverEvent::Sa(BindingEvent::Installed(_)));
         }
         while let Some(e) = gw_b.poll_event() {
-            up.1 |= matches!(e, DriverEvent::ChildSaInstalled(_));
+            assert!(!matches!(e, DriverEvent::Sa(BindingEvent::Refused { .. })), "{e:?}");
+            up.1 |= matches!(e, DriverEvent::Sa(BindingEvent::Installed(_)));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -158,8 +178,8 @@ fn transfer(
             sent += k;
         }
         host_a.poll();
-        gw_a.turn(&mut host_a.dev).unwrap();
-        gw_b.turn(&mut host_b.dev).unwrap();
+        gw_a.turn(std::slice::from_mut(&mut host_a.dev)).unwrap();
+        gw_b.turn(std::slice::from_mut(&mut host_b.dev)).unwrap();
         host_b.poll();
         let s = host_b.tcp(server);
         while s.can_recv() {
@@ -170,8 +190,8 @@ fn transfer(
             received += n;
         }
         host_b.poll();
-        gw_b.turn(&mut host_b.dev).unwrap();
-        gw_a.turn(&mut host_a.dev).unwrap();
+        gw_b.turn(std::slice::from_mut(&mut host_b.dev)).unwrap();
+        gw_a.turn(std::slice::from_mut(&mut host_a.dev)).unwrap();
         while let Some(e) = gw_a.poll_event() {
             assert!(!matches!(e, DriverEvent::Ike(Event::IkeSaDown { .. })), "{e:?}");
         }
@@ -182,13 +202,21 @@ fn transfer(
     }
     // Everything settled: one ESP SA pair each way, and nothing lost.
     for _ in 0..200 {
-        gw_a.turn(&mut host_a.dev).unwrap();
-        gw_b.turn(&mut host_b.dev).unwrap();
+        gw_a.turn(std::slice::from_mut(&mut host_a.dev)).unwrap();
+        gw_b.turn(std::slice::from_mut(&mut host_b.dev)).unwrap();
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(gw_a.esp().sad().inbound_sas().count(), 1);
-    assert_eq!(gw_b.esp().sad().outbound_sas().count(), 1);
-    assert_eq!(gw_a.esp().sad().drops().total(), 0, "{:?}", gw_a.esp().sad().drops());
-    assert_eq!(gw_b.esp().sad().drops().total(), 0, "{:?}", gw_b.esp().sad().drops());
+    for gw in [&gw_a, &gw_b] {
+        let sad = gw.binding().sad();
+        assert_eq!((sad.inbound_sas().count(), sad.outbound_sas().count()), (1, 1));
+        assert_eq!(gw.binding().children().count(), 1);
+        assert!(gw.binding().children().all(|c| c.sending));
+        assert_eq!(sad.drops().total(), 0, "{:?}", sad.drops());
+    }
+    // Each side's Child SA is the other's, SPIs swapped, and it is the endpoint's.
+    let (ca, cb) = (gw_a.binding().children().next().unwrap(), gw_b.binding().children().next().unwrap());
+    assert_eq!((ca.spi_in, ca.spi_out), (cb.spi_out, cb.spi_in));
+    let ha = gw_a.endpoint().handles().next().unwrap();
+    assert_eq!(gw_a.endpoint().child_sas(ha), vec![(ca.spi_in, ca.spi_out)]);
     (gw_a, gw_b)
 }

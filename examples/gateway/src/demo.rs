@@ -10,15 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::OsRng;
+use vpn_ike::config::PortKind;
 use vpn_ike::config::{EndpointConfig, PeerConfig};
 use vpn_ike::endpoint::Endpoint;
 use vpn_ike::event::{Event, IkeSaHandle};
 use vpn_ike::message::Identity;
+use vpn_transport::binding::{BindingEvent, Removal};
 use vpn_transport::driver::{Driver, DriverConfig, DriverEvent};
 use vpn_transport::host::SmolHost;
-use vpn_transport::udp::{PortKind, UdpConfig, UdpEndpoint};
-
-use crate::sas::SaTable;
+use vpn_transport::udp::{UdpConfig, UdpEndpoint};
 
 /// How long the TCP transfer runs.
 const TRANSFER: Duration = Duration::from_secs(3);
@@ -29,7 +29,11 @@ struct Site {
     name: &'static str,
     driver: Driver<OsRng>,
     host: SmolHost,
-    table: SaTable,
+    /// The peer's name, for the status table.
+    peer_name: &'static str,
+    /// Display ids and establishment times, for the status table.
+    ids: std::collections::BTreeMap<u64, u32>,
+    established: std::collections::BTreeMap<IkeSaHandle, u64>,
     addr: SocketAddr,
     handle: Option<IkeSaHandle>,
 }
@@ -45,12 +49,19 @@ fn peer(local: &str, remote: &str, local_ts: &str, remote_ts: &str) -> PeerConfi
     p
 }
 
-fn site(name: &'static str, host_ip: Ipv4Addr, peers: Vec<PeerConfig>) -> std::io::Result<Site> {
+fn site(
+    name: &'static str,
+    peer_name: &'static str,
+    host_ip: Ipv4Addr,
+    peers: Vec<PeerConfig>,
+) -> std::io::Result<Site> {
     let lo = "127.0.0.1".parse().expect("address");
     let udp = UdpEndpoint::bind(&UdpConfig::ephemeral([lo]))?;
     let addr = udp.local_addr(PortKind::NatT, lo).expect("bound");
     let config = EndpointConfig {
         local_addr: addr,
+        // One ephemeral socket carries IKE behind the non-ESP marker, ESP and keepalives.
+        local_port: PortKind::NatT,
         peers: Arc::new(peers),
         force_udp_encap: true,
         ..EndpointConfig::default()
@@ -60,7 +71,9 @@ fn site(name: &'static str, host_ip: Ipv4Addr, peers: Vec<PeerConfig>) -> std::i
         name,
         driver,
         host: SmolHost::new(host_ip, 24, 1400, u64::from(host_ip.octets()[1])),
-        table: SaTable::new(),
+        peer_name,
+        ids: Default::default(),
+        established: Default::default(),
         addr,
         handle: None,
     })
@@ -68,13 +81,40 @@ fn site(name: &'static str, host_ip: Ipv4Addr, peers: Vec<PeerConfig>) -> std::i
 
 impl Site {
     fn turn(&mut self) -> std::io::Result<Vec<DriverEvent>> {
-        self.driver.turn(&mut self.host.dev)?;
+        self.driver.turn(std::slice::from_mut(&mut self.host.dev))?;
         let mut evs = Vec::new();
         while let Some(e) = self.driver.poll_event() {
-            self.table.on_event(&e);
+            match &e {
+                DriverEvent::Ike(Event::IkeSaUp { handle, .. }) => {
+                    let n = self.ids.len() as u32 + 1;
+                    self.ids.insert(handle.0, n);
+                    let t = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    self.established.insert(*handle, t);
+                }
+                DriverEvent::Sa(BindingEvent::Installed(info)) => {
+                    let n = self.ids.len() as u32 + 1;
+                    self.ids.insert(u64::from(info.spi_in) | 1 << 63, n);
+                }
+                _ => {}
+            }
             evs.push(e);
         }
         Ok(evs)
+    }
+
+    /// This gateway's SAs, as `vpn-gateway status` shows them.
+    fn report(&self) -> crate::status::StatusReport {
+        let peer = self.peer_name;
+        let name = move |_: IkeSaHandle| Some(peer.to_string());
+        let labels = crate::report::Labels { name: &name, ids: &self.ids, established: &self.established };
+        crate::status::StatusReport {
+            version: crate::status::SCHEMA_VERSION,
+            gateway: self.name.into(),
+            connections: Vec::new(),
+            ike_sas: crate::report::ike_sas(&self.driver, &labels),
+        }
     }
 }
 
@@ -91,16 +131,19 @@ pub fn run(out: &mut dyn Write) -> ExitCode {
 
 fn demo(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>> {
     let (west_host, east_host) = (Ipv4Addr::new(10, 1, 0, 2), Ipv4Addr::new(10, 2, 0, 2));
-    let mut west = site("west", west_host, vec![])?;
-    let mut east =
-        site("east", east_host, vec![peer("east.example", "west.example", "10.2.0.0/24", "10.1.0.0/24")])?;
+    let mut west = site("west", "east", west_host, vec![])?;
+    let mut east = site(
+        "east",
+        "west",
+        east_host,
+        vec![peer("east.example", "west.example", "10.2.0.0/24", "10.1.0.0/24")],
+    )?;
     writeln!(out, "vpn-gateway demo: two gateways on loopback, a smoltcp host behind each")?;
     writeln!(out, "  west gateway {} with host {west_host} (10.1.0.0/24)", west.addr)?;
     writeln!(out, "  east gateway {} with host {east_host} (10.2.0.0/24)", east.addr)?;
 
     // 1. IKE_SA_INIT and IKE_AUTH, then the ESP SAs installed on both sides.
     let west_peer = peer("west.example", "east.example", "10.1.0.0/24", "10.2.0.0/24");
-    let west_id = west_peer.local_id.clone();
     let start = Instant::now();
     west.handle = Some(west.driver.connect(west_peer, east.addr)?);
     let mut installed = (false, false);
@@ -109,23 +152,21 @@ fn demo(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>> {
             return Err("the tunnel did not come up in time".into());
         }
         for e in west.turn()? {
-            installed.0 |= matches!(e, DriverEvent::ChildSaInstalled(_));
+            installed.0 |= matches!(e, DriverEvent::Sa(BindingEvent::Installed(_)));
             if let DriverEvent::Ike(Event::IkeSaDown { reason, .. }) = e {
                 return Err(format!("west: IKE SA down: {reason:?}").into());
             }
         }
         for e in east.turn()? {
-            installed.1 |= matches!(e, DriverEvent::ChildSaInstalled(_));
+            installed.1 |= matches!(e, DriverEvent::Sa(BindingEvent::Installed(_)));
             if let DriverEvent::Ike(Event::IkeSaUp { handle, .. }) = e {
                 east.handle = Some(handle);
             }
         }
         std::thread::sleep(Duration::from_micros(200));
     }
-    let (wh, eh) = (west.handle.ok_or("no west SA")?, east.handle.ok_or("no east SA")?);
-    let spis = west.driver.endpoint().ike_sa_spis(wh).ok_or("west SA gone")?;
-    west.table.describe(wh, "east", &west_id, spis);
-    east.table.describe(eh, "west", &fqdn("east.example"), spis);
+    let wh = west.handle.ok_or("no west SA")?;
+    east.handle.ok_or("no east SA")?;
     writeln!(out, "tunnel up in {:.1} ms", start.elapsed().as_secs_f64() * 1e3)?;
 
     // 2. A TCP stream from the west host to the east host through the tunnel.
@@ -181,9 +222,9 @@ fn demo(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     for s in [&west, &east] {
         writeln!(out, "\n{} gateway:", s.name)?;
-        write!(out, "{}", s.table.report(s.name, s.driver.esp()).render_text(now))?;
+        write!(out, "{}", s.report().render_text(now))?;
     }
-    let drops = east.driver.esp().sad().drops().total() + west.driver.esp().sad().drops().total();
+    let drops = east.driver.binding().sad().drops().total() + west.driver.binding().sad().drops().total();
     writeln!(out)?;
     writeln!(
         out,
@@ -199,7 +240,7 @@ fn demo(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>> {
     while !closed && t1.elapsed() < Duration::from_secs(5) {
         west.turn()?;
         for e in east.turn()? {
-            closed |= matches!(e, DriverEvent::ChildSasRemoved { .. });
+            closed |= matches!(e, DriverEvent::Sa(BindingEvent::Removed { reason: Removal::IkeSa(_), .. }));
         }
         std::thread::sleep(Duration::from_micros(200));
     }

@@ -21,6 +21,74 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 use vpn_core::alg::{EncrAlg, IntegAlg, KeGroup, PrfAlg};
 
+/// The version of the JSON schema of [`StatusReport`] (`vpn-gateway status --json`). Fields
+/// are only ever added within a version; a removal or a change of meaning bumps it.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// What a connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConnectionState {
+    /// Terminated by the operator: stays down until `initiate`.
+    Down,
+    /// Waiting for the peer to initiate (responder-only, `%any`).
+    Waiting,
+    /// A retry is scheduled (`next_retry_in`).
+    Scheduled,
+    /// An IKE SA is being negotiated.
+    Connecting,
+    /// Up.
+    Established,
+    /// Up, with an IKE or Child SA rekey in flight.
+    Rekeying,
+    /// Its IKE SAs are being deleted.
+    Deleting,
+}
+
+impl ConnectionState {
+    /// The name the text form prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionState::Down => "DOWN",
+            ConnectionState::Waiting => "WAITING",
+            ConnectionState::Scheduled => "SCHEDULED",
+            ConnectionState::Connecting => "CONNECTING",
+            ConnectionState::Established => "ESTABLISHED",
+            ConnectionState::Rekeying => "REKEYING",
+            ConnectionState::Deleting => "DELETING",
+        }
+    }
+}
+
+/// One configured connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionStatus {
+    /// Its name.
+    pub name: String,
+    /// `site-to-site` or `vnet-to-vnet`.
+    pub kind: String,
+    /// `policy-based` or `route-based`.
+    pub routing: String,
+    /// The interface its traffic uses (gateway.tun, or its own for route-based).
+    pub interface: String,
+    /// `default`, `initiator-only` or `responder-only`.
+    pub mode: String,
+    /// State.
+    pub state: ConnectionState,
+    /// Attempts since it was last up (0 when up).
+    pub attempt: u32,
+    /// Seconds until the next attempt, when one is scheduled.
+    pub next_retry_in: Option<u64>,
+    /// Why it last went down or failed to come up.
+    pub last_error: Option<String>,
+    /// Seconds it has been up.
+    pub established_for: Option<u64>,
+    /// Its IKE SAs (any state).
+    pub ike_sas: usize,
+    /// Its installed Child SAs.
+    pub child_sas: usize,
+}
+
 /// State of an IKE SA (strongSwan's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -100,6 +168,9 @@ pub struct IkeSaStatus {
     pub established_at: Option<u64>,
     /// Seconds until the next rekey, if one is scheduled.
     pub rekey_in: Option<u64>,
+    /// Seconds until it is deleted unless rekeyed (hard lifetime).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
     /// Its Child SAs.
     pub children: Vec<ChildSaStatus>,
 }
@@ -139,13 +210,22 @@ pub struct ChildSaStatus {
     pub packets_out: u64,
     /// Seconds until the next rekey, if one is scheduled.
     pub rekey_in: Option<u64>,
+    /// Seconds until it is deleted unless rekeyed (hard lifetime).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
 }
 
 /// Everything `vpn-gateway status` shows.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StatusReport {
+    /// The schema version ([`SCHEMA_VERSION`]).
+    #[serde(default)]
+    pub version: u32,
     /// Gateway name.
     pub gateway: String,
+    /// Every configured connection, in config order.
+    #[serde(default)]
+    pub connections: Vec<ConnectionStatus>,
     /// IKE SAs with their Child SAs.
     pub ike_sas: Vec<IkeSaStatus>,
 }
@@ -156,6 +236,12 @@ impl StatusReport {
         let mut out = String::new();
         for sa in &self.ike_sas {
             sa.render(&mut out, now);
+        }
+        if !self.connections.is_empty() {
+            out.push_str("connections:\n");
+        }
+        for c in &self.connections {
+            c.render(&mut out);
         }
         out
     }
@@ -207,9 +293,49 @@ impl IpsecMode {
     }
 }
 
+/// `Identity` as strongSwan prints it: an address, a name, `user@domain`, or hex.
+pub fn identity_text(id: &vpn_ike::message::Identity) -> String {
+    use vpn_ike::message::Identity;
+    match id {
+        Identity::Ipv4(a) => a.to_string(),
+        Identity::Ipv6(a) => a.to_string(),
+        Identity::Fqdn(b) | Identity::Rfc822(b) => String::from_utf8_lossy(b).into_owned(),
+        Identity::KeyId(b) | Identity::DerAsn1Dn(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        Identity::Other { data, .. } => data.iter().map(|x| format!("{x:02x}")).collect(),
+        #[allow(unreachable_patterns)]
+        _ => String::from("?"),
+    }
+}
+
 /// `192.0.2.1[500]`, `2001:db8::1[4500]`, as swanctl prints endpoints.
 fn endpoint(a: &SocketAddr) -> String {
     format!("{}[{}]", a.ip(), a.port())
+}
+
+impl ConnectionStatus {
+    fn render(&self, out: &mut String) {
+        let mut line = format!(
+            "  {}: {}, {}, {}, {}",
+            self.name,
+            self.state.name(),
+            self.routing,
+            self.interface,
+            self.mode
+        );
+        if self.state == ConnectionState::Established || self.state == ConnectionState::Rekeying {
+            let _ = write!(line, ", {} IKE SA(s), {} Child SA(s)", self.ike_sas, self.child_sas);
+        }
+        if self.attempt > 0 {
+            let _ = write!(line, ", attempt {}", self.attempt);
+        }
+        if let Some(t) = self.next_retry_in {
+            let _ = write!(line, ", next try in {t}s");
+        }
+        if let Some(e) = &self.last_error {
+            let _ = write!(line, ", last error: {e}");
+        }
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 impl IkeSaStatus {
@@ -238,6 +364,9 @@ impl IkeSaStatus {
         if let Some(r) = self.rekey_in {
             times.push(format!("rekeying in {r}s"));
         }
+        if let Some(r) = self.expires_in {
+            times.push(format!("expires in {r}s"));
+        }
         if !times.is_empty() {
             let _ = writeln!(out, "  {}", times.join(", "));
         }
@@ -262,8 +391,17 @@ impl ChildSaStatus {
             self.state.name(),
             self.mode.name()
         );
-        if let Some(r) = self.rekey_in {
-            let _ = writeln!(out, "    rekeying in {r}s");
+        match (self.rekey_in, self.expires_in) {
+            (Some(r), Some(e)) => {
+                let _ = writeln!(out, "    rekeying in {r}s, expires in {e}s");
+            }
+            (Some(r), None) => {
+                let _ = writeln!(out, "    rekeying in {r}s");
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(out, "    expires in {e}s");
+            }
+            (None, None) => {}
         }
         let _ = writeln!(
             out,
@@ -374,7 +512,9 @@ mod tests {
 
     fn sample() -> StatusReport {
         StatusReport {
+            version: SCHEMA_VERSION,
             gateway: "hub".into(),
+            connections: Vec::new(),
             ike_sas: vec![IkeSaStatus {
                 name: "dc1".into(),
                 unique_id: 1,
@@ -392,6 +532,7 @@ mod tests {
                 ke: ke_name(KeGroup::Curve25519),
                 established_at: Some(1_000),
                 rekey_in: Some(13667),
+                expires_in: None,
                 children: vec![ChildSaStatus {
                     name: "dc1".into(),
                     unique_id: 1,
@@ -408,6 +549,7 @@ mod tests {
                     packets_in: 10,
                     packets_out: 12,
                     rekey_in: Some(3283),
+                    expires_in: None,
                 }],
             }],
         }

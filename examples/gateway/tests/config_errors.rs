@@ -123,7 +123,7 @@ fn gateway_tun_addresses_bad_prefix() {
 #[test]
 fn gateway_unknown_field() {
     expect("tun", "tun = \"vpn0\"\nmtu = 1400", &[
-        "gw.toml:6:1: gateway.mtu: unknown field (expected one of: name, listen, control_socket, tun, tun_addresses, retransmit_timeout, retransmit_tries)",
+        "gw.toml:6:1: gateway.mtu: unknown field (expected one of: name, listen, control_socket, tun, tun_addresses, retransmit_timeout, retransmit_tries, max_connecting)",
     ]);
 }
 
@@ -409,7 +409,7 @@ fn connection_dpd_timeout_wrong_type() {
 #[test]
 fn connection_unknown_field() {
     expect("dpd_timeout", "dpd_timeout = \"45s\"\nrekey = false", &[
-        "gw.toml:24:1: connection[0].rekey: unknown field (expected one of: name, kind, remote_address, local_id, remote_id, psk, psk_file, routing, connection_mode, local_selectors, remote_selectors, ike_proposals, esp_proposals, ike_lifetime, child_lifetime, dpd_timeout)",
+        "gw.toml:24:1: connection[0].rekey: unknown field (expected one of: name, kind, remote_address, local_id, remote_id, psk, psk_file, routing, connection_mode, local_selectors, remote_selectors, ike_proposals, esp_proposals, ike_lifetime, child_lifetime, dpd_timeout, interface, local_address)",
     ]);
 }
 
@@ -470,5 +470,21 @@ fn gateway_retransmission_settings() {
     assert_eq!(
         errors(&text),
         ["gw.toml:8:20: gateway.retransmit_tries: expected a number from 1 to 20, found string"]
+    );
+}
+
+#[test]
+fn interface_only_for_route_based() {
+    expect("dpd_timeout", "dpd_timeout = \"45s\"\ninterface = \"vti-x\"", &[
+        "gw.toml:24:13: connection[0].interface: only route-based connections have their own interface (policy-based ones share gateway.tun)",
+    ]);
+}
+
+#[test]
+fn local_address_must_be_a_listen_address() {
+    expect(
+        "dpd_timeout",
+        "dpd_timeout = \"45s\"\nlocal_address = \"192.0.2.77\"",
+        &["gw.toml:24:17: connection[0].local_address: 192.0.2.77 is not one of gateway.listen"],
     );
 }

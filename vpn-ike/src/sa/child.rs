@@ -169,8 +169,10 @@ impl IkeSa {
             expire_at: ctx.now + lifetimes.hard,
             expired: false,
         });
+        let connection = self.peer.as_ref().map(|p| p.connection).unwrap_or_default();
         ctx.events.push_back(Event::ChildSaUp(Box::new(ChildSaInfo {
             handle: self.handle,
+            connection,
             spi_in: c.spi_in,
             spi_out: c.spi_out,
             encr: c.suite.encr,
@@ -188,6 +190,31 @@ impl IkeSa {
             lifetimes,
             rekey_of: c.rekey_of,
         })));
+    }
+
+    /// The host's view of the Child SAs.
+    pub(crate) fn child_snapshots(&self) -> Vec<crate::info::ChildSaSnapshot> {
+        use crate::info::ChildSaState as S;
+        self.children
+            .iter()
+            .map(|c| crate::info::ChildSaSnapshot {
+                spi_in: c.spi_in,
+                spi_out: c.spi_out,
+                state: match c.state {
+                    ChildState::Installed => S::Installed,
+                    ChildState::Rekeying => S::Rekeying,
+                    ChildState::Rekeyed { .. } => S::Rekeyed,
+                    ChildState::Deleting { .. } => S::Deleting,
+                },
+                rekey_at: c.rekey_at,
+                expire_at: c.expire_at,
+            })
+            .collect()
+    }
+
+    /// Whether our IKE SA rekey is in flight.
+    pub(crate) fn rekeying_ike(&self) -> bool {
+        matches!(self.exchange, Some(Exchange::RekeyIke(_)))
     }
 
     pub(crate) fn child_by_in(&mut self, spi_in: u32) -> Option<&mut ChildSa> {

@@ -139,9 +139,12 @@ impl IkeSa {
         self.last_heard = ctx.now;
         self.set_ike_lifetime(ctx);
         if let Some(suite) = self.suite {
+            let connection = self.peer.as_ref().map(|p| p.connection).unwrap_or_default();
             ctx.events.push_back(Event::IkeSaUp {
                 handle: self.handle,
+                connection,
                 initiator: self.initiator,
+                local_addr: self.local,
                 remote_id: remote_id.identity.clone(),
                 remote_addr: self.remote,
                 suite,
@@ -201,10 +204,15 @@ impl IkeSa {
             return fail(self, ctx, NotifyType::InvalidSyntax);
         };
         // RFC 7296 §2.15: the peer's configuration comes from its identity.
-        let Some(peer) = ctx.config.peers.by_id(&id.identity, remote) else {
+        let Some(peer) = ctx.config.peers.by_id(&id.identity, self.local, remote) else {
             return fail(self, ctx, NotifyType::AuthenticationFailed);
         };
         if peer.remote_id.as_ref().is_some_and(|r| *r != id.identity) {
+            return fail(self, ctx, NotifyType::AuthenticationFailed);
+        }
+        // The IKE suite was chosen in IKE_SA_INIT before the peer was known: the connection it
+        // authenticates as must allow it too, or it could get a suite its own connection refuses.
+        if !self.suite.is_some_and(|s| peer.ike_suites.contains(&s)) {
             return fail(self, ctx, NotifyType::AuthenticationFailed);
         }
         self.peer = Some(Arc::new(peer));

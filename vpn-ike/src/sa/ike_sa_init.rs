@@ -9,8 +9,8 @@ use core::net::SocketAddr;
 use vpn_core::alg::KeGroup;
 use vpn_core::crypto::kex::KeyExchange as Kex;
 
-use super::{Ctx, IkeSa, InitData, SaKeys, State};
-use crate::config::PeerConfig;
+use super::{Ctx, IkeSa, InitData, Path, SaKeys, State};
+use crate::config::{PeerConfig, PortKind};
 use crate::event::{DownReason, IkeSaHandle, NatState};
 use crate::keys::sk::SkCrypto;
 use crate::keys::{IkeKeys, IkeSuite};
@@ -148,13 +148,8 @@ fn install_keys(
 
 impl IkeSa {
     /// A new initiator SA that has sent its IKE_SA_INIT request.
-    pub(crate) fn connect(
-        ctx: &mut Ctx<'_>,
-        spi_i: u64,
-        peer: Arc<PeerConfig>,
-        local: SocketAddr,
-        remote: SocketAddr,
-    ) -> Option<IkeSa> {
+    pub(crate) fn connect(ctx: &mut Ctx<'_>, spi_i: u64, peer: Arc<PeerConfig>, path: Path) -> Option<IkeSa> {
+        let (local, remote) = (path.local, path.remote);
         let group = peer.ike_suites.first()?.ke;
         let kex = Kex::generate(group, &mut ctx.rng).ok()?;
         let nonce_i = random_nonce(ctx)?;
@@ -162,8 +157,8 @@ impl IkeSa {
         let mut sa = IkeSa::blank(IkeSaHandle(spi_i), true, local, remote);
         sa.spi_i = spi_i;
         sa.peer = Some(peer);
-        // A peer configured on port 4500 is spoken to with the non-ESP marker from the start.
-        if remote.port() != super::IKE_PORT {
+        // A host that sends from its NAT-T socket frames with the non-ESP marker from the start.
+        if path.port == PortKind::NatT {
             sa.move_to_natt();
         }
         let init = InitData {
@@ -299,12 +294,11 @@ pub(crate) enum InitReply {
     Dropped,
 }
 
-fn stateless(ctx: &mut Ctx<'_>, req: &Header, local: SocketAddr, remote: SocketAddr, n: Notify) -> InitReply {
+fn stateless(ctx: &mut Ctx<'_>, req: &Header, path: Path, n: Notify) -> InitReply {
     // RFC 7296 §2.6, §1.2: the responder SPI is zero in these replies.
     let header = Header::new(ExchangeType::IkeSaInit, req.spi_i, 0, 0, HeaderFlags::RESPONSE);
     let bytes = Message { header, payloads: vec![Payload::from(n)] }.encode();
-    let marker = local.port() != super::IKE_PORT;
-    ctx.out.push_back(super::Outgoing { local, remote, marker, bytes });
+    ctx.out.push_back(super::Outgoing { local: path.local, remote: path.remote, port: path.port, bytes });
     InitReply::Stateless
 }
 
@@ -313,15 +307,15 @@ fn stateless(ctx: &mut Ctx<'_>, req: &Header, local: SocketAddr, remote: SocketA
 pub(crate) fn respond_init(
     ctx: &mut Ctx<'_>,
     datagram: &[u8],
-    local: SocketAddr,
-    remote: SocketAddr,
+    path: Path,
     spi_r: u64,
     cookies: Option<&CookieJar>,
 ) -> InitReply {
+    let (local, remote) = (path.local, path.remote);
     let msg = match Message::decode(datagram, &ctx.config.limits) {
         Ok(m) => m,
         Err(e) => match crate::message::Header::peek(datagram) {
-            Ok((h, _)) => return stateless(ctx, &h, local, remote, e.notify_payload()),
+            Ok((h, _)) => return stateless(ctx, &h, path, e.notify_payload()),
             Err(_) => return InitReply::Dropped,
         },
     };
@@ -331,11 +325,11 @@ pub(crate) fn respond_init(
         return InitReply::Dropped;
     }
     let (Some(offer), Some(ke), Some(ni)) = (find_sa(&msg), find_ke(&msg), find_nonce(&msg)) else {
-        return stateless(ctx, &h, local, remote, Notify::status(NotifyType::InvalidSyntax));
+        return stateless(ctx, &h, path, Notify::status(NotifyType::InvalidSyntax));
     };
     // RFC 7296 §3.3.1: in the initial IKE SA negotiation the proposals carry no SPI.
     if offer.proposals.iter().any(|p| !p.spi.is_empty()) {
-        return stateless(ctx, &h, local, remote, Notify::status(NotifyType::InvalidSyntax));
+        return stateless(ctx, &h, path, Notify::status(NotifyType::InvalidSyntax));
     }
     if let Some(jar) = cookies {
         // RFC 7296 §2.6: the COOKIE notify must come first.
@@ -345,22 +339,24 @@ pub(crate) fn respond_init(
             matches!(got.map(|n| &n.data), Some(NotifyData::Cookie(c)) if jar.check(c, ni, remote, h.spi_i));
         if !ok {
             let fresh = jar.make(ni, remote, h.spi_i).to_vec();
-            return stateless(ctx, &h, local, remote, Notify::cookie(fresh));
+            return stateless(ctx, &h, path, Notify::cookie(fresh));
         }
     }
-    let by_addr = ctx.config.peers.by_addr(remote);
-    let ours = by_addr.as_ref().map_or(&ctx.config.responder_ike_suites, |p| &p.ike_suites);
+    // RFC 7296 §2.15: the peer's identity (and so its connection) is known only in IKE_AUTH,
+    // where the suite is checked against it; here any connection it may be counts.
+    let candidates = ctx.config.peers.ike_suites(local, remote);
+    let ours = candidates.as_ref().unwrap_or(&ctx.config.responder_ike_suites);
     let Some((suite, p)) = proposal::choose_ike_for_ke(ours, offer, ke.group) else {
-        return stateless(ctx, &h, local, remote, Notify::status(NotifyType::NoProposalChosen));
+        return stateless(ctx, &h, path, Notify::status(NotifyType::NoProposalChosen));
     };
     let number = p.number;
     if ke.group != suite.ke {
         let n = Notify::new(NotifyType::InvalidKePayload, NotifyData::InvalidKePayload(suite.ke));
-        return stateless(ctx, &h, local, remote, n);
+        return stateless(ctx, &h, path, n);
     }
     let Ok(kex) = Kex::generate(suite.ke, &mut ctx.rng) else { return InitReply::Dropped };
     let Ok(gir) = kex.shared_secret(&ke.data) else {
-        return stateless(ctx, &h, local, remote, Notify::status(NotifyType::InvalidSyntax));
+        return stateless(ctx, &h, path, Notify::status(NotifyType::InvalidSyntax));
     };
     let Some(nr) = random_nonce(ctx) else { return InitReply::Dropped };
     let mut sa = IkeSa::blank(IkeSaHandle(spi_r), false, local, remote);
@@ -387,9 +383,9 @@ pub(crate) fn respond_init(
     }));
     let header = Header::new(ExchangeType::IkeSaInit, h.spi_i, spi_r, 0, HeaderFlags::RESPONSE);
     let bytes = Message { header, payloads }.encode();
-    // A request that came to port 4500 is answered there, after the non-ESP marker.
-    sa.natt = local.port() != super::IKE_PORT;
-    ctx.out.push_back(super::Outgoing { local, remote, marker: sa.natt, bytes: bytes.clone() });
+    // A request that came to the NAT-T socket is answered there, after the non-ESP marker.
+    sa.natt = path.port == PortKind::NatT;
+    ctx.out.push_back(super::Outgoing { local, remote, port: path.port, bytes: bytes.clone() });
     let init = InitData {
         kex,
         nonce_i: ni.to_vec(),

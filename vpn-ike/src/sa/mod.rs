@@ -21,7 +21,7 @@ use vpn_core::crypto::kex::KeyExchange as Kex;
 use vpn_core::secret::SecretBytes;
 use vpn_core::time::Instant;
 
-use crate::config::{EndpointConfig, PeerConfig};
+use crate::config::{EndpointConfig, PeerConfig, PortKind};
 use crate::event::{DownReason, Event, IkeSaHandle, NatState};
 use crate::keys::frag::{fragment, FragError, Reassembly};
 use crate::keys::sk::{SkCrypto, SkError};
@@ -36,7 +36,7 @@ use crate::message::{
 pub(crate) struct Outgoing {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
-    pub(crate) marker: bool,
+    pub(crate) port: PortKind,
     pub(crate) bytes: Vec<u8>,
 }
 
@@ -138,8 +138,8 @@ pub(crate) struct IkeSa {
     linger_until: Option<Instant>,
     /// The endpoint's index key (initiator address, SPIi) of a responder SA.
     pub(crate) init_key: Option<(SocketAddr, u64)>,
-    /// The endpoint's index key (encoded peer identity) once authenticated.
-    pub(crate) id_key: Option<Vec<u8>>,
+    /// The endpoint's INITIAL_CONTACT index key once authenticated.
+    pub(crate) id_key: Option<crate::endpoint::IdKey>,
     /// The peer's authenticated identity.
     pub(crate) remote_id: Option<crate::message::Id>,
     /// The peer sent INITIAL_CONTACT (RFC 7296 §2.4).
@@ -162,8 +162,8 @@ pub(crate) struct IkeSa {
 pub(crate) struct Path {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
-    /// It carried the non-ESP marker (port 4500).
-    pub(crate) marker: bool,
+    /// How the transport framed it (the non-ESP marker on the NAT-T socket).
+    pub(crate) port: PortKind,
 }
 
 impl core::fmt::Debug for IkeSa {
@@ -175,10 +175,7 @@ impl core::fmt::Debug for IkeSa {
     }
 }
 
-/// The port IKE moves to when a NAT is detected (RFC 7296 §2.23).
-pub(crate) const NATT_PORT: u16 = 4500;
-/// The IKE port, where no non-ESP marker is used.
-pub(crate) const IKE_PORT: u16 = 500;
+use vpn_core::ipsec::{IKE_PORT, NAT_T_PORT};
 
 impl IkeSa {
     pub(crate) fn blank(
@@ -245,6 +242,59 @@ impl IkeSa {
         }
     }
 
+    /// What INITIAL_CONTACT from this SA's peer may clear (RFC 7296 §2.4): the SAs of the same
+    /// connection between the same two identities, never another connection's.
+    pub(crate) fn initial_contact_scope(&self) -> Option<crate::endpoint::IdKey> {
+        use crate::message::PayloadBody;
+        let id = self.authenticated_id()?;
+        let peer = self.peer.as_ref()?;
+        let ours = crate::message::Id::new(peer.local_id.clone()).to_body_bytes();
+        Some((peer.connection, ours, id.to_body_bytes()))
+    }
+
+    /// The host's snapshot of this SA.
+    pub(crate) fn info(&self) -> crate::info::IkeSaInfo {
+        use crate::info::IkeSaState as S;
+        let state = match self.state {
+            State::InitSent | State::AuthSent | State::InitReplied => S::Connecting,
+            State::Established if self.rekeying_ike() => S::Rekeying,
+            State::Established => S::Established,
+            State::Rekeyed => S::Rekeyed,
+            State::Deleting(_) | State::Lingering | State::Dead => S::Deleting,
+        };
+        crate::info::IkeSaInfo {
+            handle: self.handle,
+            connection: self.peer.as_ref().map(|p| p.connection),
+            state,
+            initiator: self.initiator,
+            local: self.local,
+            remote: self.remote,
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            suite: self.suite,
+            local_id: self.peer.as_ref().map(|p| p.local_id.clone()),
+            remote_id: self.remote_id.as_ref().map(|i| i.identity.clone()),
+            rekey_at: self.ike_rekey_at,
+            expire_at: self.ike_expire_at,
+            children: self.child_snapshots(),
+        }
+    }
+
+    /// The host saw authentic ESP of this SA from `remote` (RFC 7296 §2.23: a NAT in front of
+    /// the peer gave it a new mapping). Followed only when the peer is behind a NAT.
+    pub(crate) fn peer_moved(&mut self, ctx: &mut Ctx<'_>, remote: SocketAddr) -> bool {
+        if self.state != State::Established
+            || !self.natt
+            || !self.nat.remote_behind_nat
+            || remote == self.remote
+        {
+            return false;
+        }
+        self.remote = remote;
+        ctx.events.push_back(Event::PathChanged { handle: self.handle, local: self.local, remote });
+        true
+    }
+
     pub(crate) fn is_established(&self) -> bool {
         self.state == State::Established
     }
@@ -290,8 +340,17 @@ impl IkeSa {
         self.reassembly.clear();
     }
 
+    /// The framing of this SA's messages.
+    pub(crate) fn port(&self) -> PortKind {
+        if self.natt {
+            PortKind::NatT
+        } else {
+            PortKind::Ike
+        }
+    }
+
     fn emit(&self, ctx: &mut Ctx<'_>, bytes: Vec<u8>) {
-        ctx.out.push_back(Outgoing { local: self.local, remote: self.remote, marker: self.natt, bytes });
+        ctx.out.push_back(Outgoing { local: self.local, remote: self.remote, port: self.port(), bytes });
     }
 
     /// Moves both ends to port 4500 (RFC 7296 §2.23, RFC 3948). A host listening on one other
@@ -299,10 +358,10 @@ impl IkeSa {
     pub(crate) fn move_to_natt(&mut self) {
         self.natt = true;
         if self.local.port() == IKE_PORT {
-            self.local.set_port(NATT_PORT);
+            self.local.set_port(NAT_T_PORT);
         }
         if self.remote.port() == IKE_PORT {
-            self.remote.set_port(NATT_PORT);
+            self.remote.set_port(NAT_T_PORT);
         }
     }
 
@@ -505,10 +564,18 @@ impl IkeSa {
         }
         let Some(payloads) = self.open(ctx, header, datagram) else { return };
         // RFC 7296 §2.23: follow the peer to port 4500 (and a NAT's new mapping) once authentic.
-        if path.marker && (!self.natt || self.remote != path.remote) {
+        if path.port == PortKind::NatT && (!self.natt || self.remote != path.remote) {
+            let moved = self.natt && self.state == State::Established;
             self.natt = true;
             self.local = path.local;
             self.remote = path.remote;
+            if moved {
+                ctx.events.push_back(Event::PathChanged {
+                    handle: self.handle,
+                    local: self.local,
+                    remote: self.remote,
+                });
+            }
         }
         self.last_heard = ctx.now;
         match (self.state, header.exchange_type) {

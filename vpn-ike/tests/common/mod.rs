@@ -11,7 +11,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use vpn_core::time::{Duration, Instant};
 use vpn_ike::message::Identity;
-use vpn_ike::{ChildSaInfo, DownReason, Endpoint, EndpointConfig, Event, IkeSaHandle, PeerConfig};
+use vpn_ike::{ChildSaInfo, DownReason, Endpoint, EndpointConfig, Event, IkeSaHandle, PeerConfig, PortKind};
 
 #[allow(unused_imports)]
 pub use vpn_ike::ChildDownReason;
@@ -221,11 +221,14 @@ impl Sim {
         let mut buf = vec![0u8; 70_000];
         for i in 0..self.nodes.len() {
             while let Some(t) = self.nodes[i].ep.poll_transmit(&mut buf) {
+                // The wire carries the non-ESP marker on the NAT-T port (RFC 3948 §2.2).
+                let natt = t.port == PortKind::NatT;
+                let marker: &[u8] = if natt { &[0; 4] } else { &[] };
                 let w = Wire {
                     from: t.local,
                     to: t.remote,
-                    bytes: buf[..t.len].to_vec(),
-                    marker: t.non_esp_marker,
+                    bytes: [marker, &buf[..t.len]].concat(),
+                    marker: natt,
                     at: self.now,
                 };
                 assert_eq!(t.local.ip(), self.nodes[i].addr.ip());
@@ -310,7 +313,17 @@ impl Sim {
                 }
                 if let Some(i) = self.node_for(w.to).filter(|i| self.down != Some(*i)) {
                     let to = w.to;
-                    self.nodes[i].ep.handle_datagram(self.now, to, w.from, &w.bytes);
+                    // The receiving socket's framing: port 500 carries bare IKE, any other port
+                    // IKE behind the non-ESP marker (the transport strips it, RFC 3948 §2.2).
+                    match (to.port(), w.bytes.strip_prefix(&[0u8; 4][..])) {
+                        (500, _) => {
+                            self.nodes[i].ep.handle_datagram(self.now, to, w.from, PortKind::Ike, &w.bytes)
+                        }
+                        (_, Some(msg)) => {
+                            self.nodes[i].ep.handle_datagram(self.now, to, w.from, PortKind::NatT, msg)
+                        }
+                        (_, None) => {}
+                    }
                 }
             }
             let now = self.now;

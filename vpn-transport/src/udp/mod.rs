@@ -28,21 +28,12 @@ pub use gso::GsoBatch;
 pub use keepalive::NatKeepalive;
 pub use send::Transmit;
 
-/// The IKE port (RFC 7296 §2).
-pub const IKE_PORT: u16 = 500;
-/// The NAT-T port (RFC 3948 §2).
-pub const NAT_T_PORT: u16 = vpn_esp::udp::NAT_T_PORT;
+pub use vpn_core::ipsec::{IKE_PORT, NAT_T_PORT};
 /// The most segments one GSO send may carry (the kernel's `UDP_MAX_SEGMENTS`).
 pub const MAX_GSO_SEGMENTS: usize = 64;
 
-/// Which of the two ports a socket serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PortKind {
-    /// The IKE port (500): IKE only.
-    Ike,
-    /// The NAT-T port (4500): IKE behind the non-ESP marker, ESP, and NAT keepalives.
-    NatT,
-}
+/// Which of the two ports a socket serves (the vocabulary IKE shares).
+pub use vpn_core::ipsec::PortKind;
 
 /// What a received datagram carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -67,56 +67,151 @@ pub fn ipv6_udp(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16, payload: &
     p
 }
 
-use std::net::SocketAddr;
+#[cfg(feature = "driver")]
+#[allow(unused_imports)] // not every test uses them
+pub use sa::*;
 
-use vpn_core::alg::{EncrAlg, IntegAlg};
-use vpn_core::ts::TrafficSelector;
-use vpn_esp::{EspKeys, InboundSa, OutboundSa, Policy, PolicyAction, SaParams, UdpEncap};
-use vpn_transport::EspTunnel;
+/// Building SA bindings from synthetic endpoint events, as the IKE endpoint would report them.
+#[cfg(feature = "driver")]
+mod sa {
+    use std::net::SocketAddr;
 
-/// Outbound SPIs of site A's two Child SAs, then site B's.
-pub const A_SPIS: [u32; 2] = [0xa001, 0xa002];
-pub const B_SPIS: [u32; 2] = [0xb001, 0xb002];
+    use vpn_core::alg::{EncrAlg, IntegAlg};
+    use vpn_core::secret::SecretBytes;
+    use vpn_core::time::Instant;
+    use vpn_ike::config::{ConnectionId, Lifetimes, Mode};
+    use vpn_ike::event::{ChildKeys, ChildSaInfo, Event, IkeSaHandle, NatState, UdpEncap};
+    use vpn_ike::message::Identity;
+    use vpn_ike::IkeSuite;
+    use vpn_transport::binding::{BindingConfig, BindingEvent};
+    use vpn_transport::SaBinding;
 
-fn ts(s: &str) -> TrafficSelector {
-    s.parse().unwrap()
-}
+    /// Site A's inbound SPIs of its two Child SAs (its handles of them, and the SPIs on the wire
+    /// of B -> A traffic), then site B's (the SPIs on the wire of A -> B traffic).
+    pub const A_SPIS: [u32; 2] = [0xa001, 0xa002];
+    pub const B_SPIS: [u32; 2] = [0xb001, 0xb002];
 
-fn keys(pair: usize, dir: u8) -> EspKeys {
-    if pair == 0 {
-        EspKeys::new(EncrAlg::AesGcm16, &[dir ^ 0x11; 36], IntegAlg::None, &[]).unwrap()
-    } else {
-        EspKeys::new(EncrAlg::AesCbc, &[dir ^ 0x22; 32], IntegAlg::HmacSha256_128, &[dir ^ 0x33; 32]).unwrap()
+    /// The ESP transforms of a Child SA.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Suite {
+        /// AES-256-GCM-16 (36 key bytes with the salt, no integrity key).
+        Gcm,
+        /// AES-256-CBC with HMAC-SHA-256-128 (32 + 32 key bytes).
+        CbcSha256,
     }
-}
 
-/// Two sites joined by two static Child SA pairs: AES-256-GCM for 10.1.0.0/24 <-> 10.2.0.0/24
-/// and AES-256-CBC with HMAC-SHA-256 for fd00:1::/64 <-> fd00:2::/64. `a` and `b` are the
-/// sites' NAT-T addresses.
-pub fn tunnel_pair(a: SocketAddr, b: SocketAddr) -> (EspTunnel, EspTunnel) {
-    let nets = [("10.1.0.0/24", "10.2.0.0/24"), ("fd00:1::/64", "fd00:2::/64")];
-    let mut ta = EspTunnel::new();
-    let mut tb = EspTunnel::new();
-    for (pair, (na, nb)) in nets.iter().enumerate() {
-        for (from_a, spi) in [(true, A_SPIS[pair]), (false, B_SPIS[pair])] {
-            let (local, remote, lts, rts) = if from_a { (a, b, na, nb) } else { (b, a, nb, na) };
-            let mut p = SaParams::tunnel(spi, keys(pair, from_a as u8), local.ip(), remote.ip());
-            p.udp_encap = Some(UdpEncap { local_port: local.port(), remote_port: remote.port() });
-            p.local_ts = vec![ts(lts)];
-            p.remote_ts = vec![ts(rts)];
-            let out = OutboundSa::new(&p).unwrap();
-            let inb = InboundSa::new(&p.clone().reversed()).unwrap();
-            let (sender, receiver) = if from_a { (&mut ta, &mut tb) } else { (&mut tb, &mut ta) };
-            sender.insert_outbound(out, remote);
-            receiver.insert_inbound(inb);
-            sender.spd_mut().insert(Policy {
-                local: vec![ts(lts)],
-                remote: vec![ts(rts)],
-                action: PolicyAction::Protect { spi },
-                priority: 10,
-                tag: pair as u64,
-            });
+    /// One end of an IKE SA: its handle and connection, and the outer addresses (our NAT-T
+    /// address and the peer's).
+    #[derive(Debug, Clone, Copy)]
+    pub struct End {
+        pub handle: u64,
+        pub connection: u32,
+        pub local: SocketAddr,
+        pub remote: SocketAddr,
+    }
+
+    /// `Event::IkeSaUp` for `end`.
+    pub fn ike_up(end: &End) -> Event {
+        Event::IkeSaUp {
+            handle: IkeSaHandle(end.handle),
+            connection: ConnectionId(end.connection),
+            initiator: true,
+            local_addr: end.local,
+            remote_id: Identity::Fqdn(b"peer.example".to_vec()),
+            remote_addr: end.remote,
+            suite: IkeSuite::AES256GCM16_SHA256_X25519,
+            nat: NatState::default(),
         }
     }
-    (ta, tb)
+
+    /// The keys of the ESP SA that carries SPI `spi` on the wire; `seed` tells apart pairs that
+    /// happen to use the same SPI (two peers choosing the same one).
+    pub fn esp_keys(suite: Suite, seed: u8, spi: u32) -> ChildKeys {
+        let bytes = |n: usize, salt: u8| -> Vec<u8> {
+            let s = spi.to_be_bytes();
+            (0..n).map(|i| s[i % 4] ^ (i as u8).wrapping_mul(31) ^ seed ^ salt).collect()
+        };
+        let secret = |b: &[u8]| SecretBytes::new(b).unwrap();
+        match suite {
+            Suite::Gcm => ChildKeys { encr: secret(&bytes(36, 0x11)), integ: secret(&[]) },
+            Suite::CbcSha256 => ChildKeys { encr: secret(&bytes(32, 0x22)), integ: secret(&bytes(32, 0x33)) },
+        }
+    }
+
+    /// The `ChildSaInfo` of `end`'s Child SA with our inbound SPI `spi_in` and the peer's
+    /// `spi_out`, selectors `local_ts` <-> `remote_ts`, UDP-encapsulated between the ports of
+    /// `end`'s addresses. Its keys match those of the peer's `child_sa` with the SPIs swapped
+    /// and the same `seed`.
+    pub fn child_sa(
+        end: &End,
+        (spi_in, spi_out): (u32, u32),
+        suite: Suite,
+        seed: u8,
+        (local_ts, remote_ts): (&str, &str),
+    ) -> ChildSaInfo {
+        let (encr, integ) = match suite {
+            Suite::Gcm => (EncrAlg::AesGcm16, IntegAlg::None),
+            Suite::CbcSha256 => (EncrAlg::AesCbc, IntegAlg::HmacSha256_128),
+        };
+        ChildSaInfo {
+            handle: IkeSaHandle(end.handle),
+            connection: ConnectionId(end.connection),
+            spi_in,
+            spi_out,
+            encr,
+            encr_key_bits: 256,
+            integ,
+            keys_in: esp_keys(suite, seed, spi_in),
+            keys_out: esp_keys(suite, seed, spi_out),
+            esn: false,
+            mode: Mode::Tunnel,
+            udp_encap: Some(UdpEncap { local_port: end.local.port(), remote_port: end.remote.port() }),
+            local_addr: end.local,
+            remote_addr: end.remote,
+            local_ts: local_ts.split(',').map(|t| t.parse().unwrap()).collect(),
+            remote_ts: remote_ts.split(',').map(|t| t.parse().unwrap()).collect(),
+            lifetimes: Lifetimes::default(),
+            rekey_of: None,
+        }
+    }
+
+    /// Hand `info` to `binding` as `Event::ChildSaUp` and check that it was installed.
+    pub fn install(binding: &mut SaBinding, info: ChildSaInfo) {
+        let spi = info.spi_in;
+        binding.handle_event(Instant::ZERO, &Event::ChildSaUp(Box::new(info)));
+        let mut installed = false;
+        while let Some(e) = binding.poll_event() {
+            match e {
+                BindingEvent::Installed(i) => installed |= i.spi_in == spi,
+                BindingEvent::Refused { reason, .. } => panic!("Child SA {spi:08x} refused: {reason}"),
+                _ => {}
+            }
+        }
+        assert!(installed, "Child SA {spi:08x} not installed");
+    }
+
+    /// The selectors of the two pairs: AES-256-GCM for 10.1.0.0/24 <-> 10.2.0.0/24 and
+    /// AES-256-CBC with HMAC-SHA-256 for fd00:1::/64 <-> fd00:2::/64.
+    const NETS: [(&str, &str, Suite); 2] =
+        [("10.1.0.0/24", "10.2.0.0/24", Suite::Gcm), ("fd00:1::/64", "fd00:2::/64", Suite::CbcSha256)];
+
+    /// Two sites joined by two Child SA pairs, each of its own IKE SA and connection (pair `k`:
+    /// handle and connection `k + 1`), installed from synthetic endpoint events: AES-256-GCM for
+    /// 10.1.0.0/24 <-> 10.2.0.0/24 and AES-256-CBC with HMAC-SHA-256 for fd00:1::/64 <->
+    /// fd00:2::/64. `a` and `b` are the sites' NAT-T addresses. A's pair `k` is its Child SA
+    /// `A_SPIS[k]`, sending with `B_SPIS[k]`; B's the other way round.
+    pub fn tunnel_pair(a: SocketAddr, b: SocketAddr) -> (SaBinding, SaBinding) {
+        let mut ta = SaBinding::new(BindingConfig::default());
+        let mut tb = SaBinding::new(BindingConfig::default());
+        for (k, (na, nb, suite)) in NETS.iter().enumerate() {
+            let id = k as u64 + 1;
+            let ea = End { handle: id, connection: id as u32, local: a, remote: b };
+            let eb = End { handle: id, connection: id as u32, local: b, remote: a };
+            ta.handle_event(Instant::ZERO, &ike_up(&ea));
+            tb.handle_event(Instant::ZERO, &ike_up(&eb));
+            install(&mut ta, child_sa(&ea, (A_SPIS[k], B_SPIS[k]), *suite, 0, (na, nb)));
+            install(&mut tb, child_sa(&eb, (B_SPIS[k], A_SPIS[k]), *suite, 0, (nb, na)));
+        }
+        (ta, tb)
+    }
 }

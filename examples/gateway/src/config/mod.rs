@@ -7,6 +7,7 @@
 //! control_socket = "/run/vpn-gateway.sock" # optional, this is the default
 //! tun = "vpn0"
 //! tun_addresses = ["10.1.0.1/32"]         # optional
+//! max_connecting = 4                      # optional: initiations under way at once
 //!
 //! [[connection]]
 //! name = "dc1"
@@ -24,6 +25,8 @@
 //! ike_lifetime = "8h"                     # IKE SA rekey interval, default 4h (strongSwan's rekey_time)
 //! child_lifetime = "1h"                   # Child SA rekey interval, default 1h
 //! dpd_timeout = "45s"                     # default: no DPD; "0s" also disables it
+//! interface = "vti-east"                  # route-based only: its own TUN (default "vti-" + name)
+//! local_address = "192.0.2.1"             # one of gateway.listen: initiate from / answer on it
 //! ```
 //!
 //! [`load`] reports every problem it finds, each naming the file, line, column and field path;
@@ -63,6 +66,8 @@ pub const DEFAULT_CHILD_LIFETIME: Duration = Duration::from_secs(3600);
 pub const DEFAULT_RETRANSMIT_TIMEOUT: Duration = Duration::from_secs(4);
 /// IKE request sends before giving up (strongSwan's `retransmit_tries`).
 pub const DEFAULT_RETRANSMIT_TRIES: u32 = 5;
+/// Connections initiated at once by default.
+pub const DEFAULT_MAX_CONNECTING: usize = 4;
 /// Shortest pre-shared key accepted, in bytes.
 pub const MIN_PSK_LEN: usize = 8;
 
@@ -92,6 +97,11 @@ pub struct Gateway {
     pub retransmit_timeout: Duration,
     /// Sends of a request before the peer is declared dead.
     pub retransmit_tries: u32,
+    /// At most this many connections are being initiated at once (`max_connecting`, default
+    /// 4): a gateway with a thousand connections paces its IKE_SA_INITs instead of setting off
+    /// its peers' cookie and DoS thresholds (strongSwan blocks a source address with 5 half-open
+    /// SAs, and asks for cookies beyond 10).
+    pub max_connecting: usize,
 }
 
 macro_rules! keyword_enum {
@@ -203,6 +213,12 @@ pub struct Connection {
     pub child_lifetime: Duration,
     /// Dead peer detection: probe after this long without inbound traffic; `None`: off.
     pub dpd_timeout: Option<Duration>,
+    /// The tunnel interface of a route-based connection (`interface`, by default `vti-` and
+    /// the name, cut to 15 characters); `None` for policy-based ones, which share gateway.tun.
+    pub interface: Option<String>,
+    /// The listen address to initiate from and to answer on (`local_address`); `None`: any, and
+    /// initiations leave from the one the route to the peer goes out of.
+    pub local_address: Option<IpAddr>,
     /// Line of the `[[connection]]` header, for messages.
     pub line: usize,
 }

@@ -16,8 +16,16 @@ use super::*;
 
 pub(super) type Val<'i> = Spanned<DeValue<'i>>;
 
-const GATEWAY_FIELDS: &[&str] =
-    &["name", "listen", "control_socket", "tun", "tun_addresses", "retransmit_timeout", "retransmit_tries"];
+const GATEWAY_FIELDS: &[&str] = &[
+    "name",
+    "listen",
+    "control_socket",
+    "tun",
+    "tun_addresses",
+    "retransmit_timeout",
+    "retransmit_tries",
+    "max_connecting",
+];
 const CONNECTION_FIELDS: &[&str] = &[
     "name",
     "kind",
@@ -35,6 +43,8 @@ const CONNECTION_FIELDS: &[&str] = &[
     "ike_lifetime",
     "child_lifetime",
     "dpd_timeout",
+    "interface",
+    "local_address",
 ];
 
 pub(super) fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
@@ -48,7 +58,7 @@ pub(super) fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, C
         }
         return Err(ConfigErrors(d.finish()));
     }
-    let mut w = Walker { d, base_dir, names: Vec::new() };
+    let mut w = Walker { d, base_dir, names: Vec::new(), interfaces: Vec::new() };
     let config = w.document(doc.get_ref());
     if w.d.has_errors() {
         return Err(ConfigErrors(w.d.finish()));
@@ -61,6 +71,8 @@ pub(super) struct Walker<'a> {
     pub(super) base_dir: &'a Path,
     /// Connection names seen: (name, span of the value, path, line of the header).
     names: Vec<(String, Range<usize>, String, usize)>,
+    /// Tunnel interfaces of route-based connections: (name, span, path).
+    interfaces: Vec<(String, Range<usize>, String)>,
 }
 
 /// A string value with where it is and its path.
@@ -114,6 +126,7 @@ impl Walker<'_> {
             }
         }
         self.check_names();
+        self.check_interfaces(gateway.as_ref());
         let gateway = gateway?;
         ok.then_some(Config { gateway, connections })
     }
@@ -180,7 +193,24 @@ impl Walker<'_> {
                 }
             },
         };
+        let max_connecting = match f.get("max_connecting") {
+            None => Some(DEFAULT_MAX_CONNECTING),
+            Some(v) => match v.get_ref() {
+                DeValue::Integer(i) => match i.as_str().parse::<usize>() {
+                    Ok(n) if i.radix() == 10 && (1..=10_000).contains(&n) => Some(n),
+                    _ => {
+                        self.d.span(&v.span(), "gateway.max_connecting", "expected a number from 1 to 10000");
+                        None
+                    }
+                },
+                other => {
+                    self.type_error(v, "gateway.max_connecting", "a number from 1 to 10000", other);
+                    None
+                }
+            },
+        };
         Some(Gateway {
+            max_connecting: max_connecting?,
             name: name?,
             listen: listen?,
             control_socket: control_socket?,
@@ -233,6 +263,53 @@ impl Walker<'_> {
         let ike_lifetime = self.duration(&f, "ike_lifetime", &p, Some(DEFAULT_IKE_LIFETIME));
         let child_lifetime = self.duration(&f, "child_lifetime", &p, Some(DEFAULT_CHILD_LIFETIME));
         let dpd_timeout = self.duration(&f, "dpd_timeout", &p, None);
+        let local_address = match self.opt_str(&f, "local_address", &p) {
+            Some(s) => self
+                .value(&s, |v| {
+                    let ip = v.parse::<IpAddr>().map_err(|e| format!("{v:?} is not an IP address: {e}"))?;
+                    match gw {
+                        Some(g)
+                            if !g.listen.iter().any(|l| {
+                                l.addr == ip || (l.addr.is_unspecified() && l.addr.is_ipv4() == ip.is_ipv4())
+                            }) =>
+                        {
+                            Err(format!("{ip} is not one of gateway.listen"))
+                        }
+                        _ => Ok(ip),
+                    }
+                })
+                .map(Some),
+            None if f.contains_key("local_address") => None,
+            None => Some(None),
+        };
+        if let (Some(Some(l)), Some(Some(r))) = (&local_address, remote_address.map(|r| r.ip())) {
+            if l.is_ipv4() != r.is_ipv4() {
+                self.d.span(
+                    &f["local_address"].span(),
+                    format!("{p}local_address"),
+                    format!("{l} and remote_address {r} are of different address families"),
+                );
+            }
+        }
+        let interface = match (self.opt_str(&f, "interface", &p), routing) {
+            (Some(s), Some(Routing::RouteBased)) => self.interface_name(&s).map(|n| {
+                self.interfaces.push((n.clone(), s.span.clone(), s.path.clone()));
+                Some(n)
+            }),
+            (Some(s), Some(Routing::PolicyBased)) => {
+                self.d.span(&s.span, s.path, "only route-based connections have their own interface (policy-based ones share gateway.tun)");
+                None
+            }
+            (None, _) if f.contains_key("interface") => None,
+            (_, Some(Routing::RouteBased)) => name.as_ref().map(|n| {
+                // Like an XFRM/VTI interface: named after the connection unless told otherwise.
+                let derived: String = format!("vti-{n}").chars().take(15).collect();
+                let at = f.get("routing").map_or(span.clone(), |v| v.span());
+                self.interfaces.push((derived.clone(), at, format!("{p}interface")));
+                Some(derived)
+            }),
+            _ => Some(None),
+        };
 
         // Rules across fields.
         if let (Some(ip), Some(gw)) = (remote_address.and_then(|r| r.ip()), gw) {
@@ -308,6 +385,8 @@ impl Walker<'_> {
             ike_lifetime: ike_lifetime?.expect("has a default"),
             child_lifetime: child_lifetime?.expect("has a default"),
             dpd_timeout: dpd_timeout?,
+            interface: interface?,
+            local_address: local_address?,
             line,
         })
     }
@@ -555,6 +634,53 @@ impl Walker<'_> {
             return Some(None);
         }
         Some(Some(d))
+    }
+
+    /// A network interface name: 1 to 15 characters, no '/', ':' or spaces.
+    fn interface_name(&mut self, s: &Str<'_>) -> Option<String> {
+        let bad = s.s.is_empty()
+            || s.s.len() > 15
+            || s.s.contains(['/', ' ', '\t', ':'])
+            || s.s == "."
+            || s.s == "..";
+        if bad {
+            self.d.span(
+                &s.span,
+                s.path.clone(),
+                format!(
+                    "{:?} is not a network interface name (1 to 15 characters, no '/', ':' or spaces)",
+                    s.s
+                ),
+            );
+            return None;
+        }
+        Some(s.s.to_string())
+    }
+
+    /// Each route-based connection has an interface of its own, never gateway.tun.
+    fn check_interfaces(&mut self, gw: Option<&Gateway>) {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut errs = Vec::new();
+        for (name, span, path) in &self.interfaces {
+            if gw.is_some_and(|g| g.tun == *name) {
+                errs.push((
+                    span.clone(),
+                    path.clone(),
+                    format!("interface {name:?} is gateway.tun; a route-based connection needs its own"),
+                ));
+            } else if let Some(first) = seen.get(name) {
+                errs.push((
+                    span.clone(),
+                    path.clone(),
+                    format!("interface {name:?} is also {first}'s; set a distinct `interface`"),
+                ));
+            } else {
+                seen.insert(name.clone(), path.clone());
+            }
+        }
+        for (span, path, msg) in errs {
+            self.d.span(&span, path, msg);
+        }
     }
 
     fn check_names(&mut self) {

@@ -1,7 +1,9 @@
-//! `vpn-gateway run`: the gateway in the foreground. It binds the IKE/ESP sockets, opens the TUN
-//! device with its addresses and routes, starts the connections that initiate, and pumps the
-//! driver until SIGINT or SIGTERM, serving the control socket as it goes. On the way out it
-//! deletes its IKE SAs (telling the peers) and removes its routes.
+//! `vpn-gateway run`: the gateway in the foreground. It binds the IKE/ESP sockets, opens the
+//! gateway's TUN device (shared by the policy-based connections) and one TUN device per
+//! route-based connection, routes each connection's remote selectors into its device, keeps
+//! the always-on connections up (the [`supervisor`]), and pumps the driver until SIGINT or
+//! SIGTERM; the control socket is served on its own thread. On the way out it deletes its IKE
+//! SAs (telling the peers) and removes its routes.
 
 pub mod control;
 pub mod peers;
@@ -15,51 +17,46 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand_core::OsRng;
-use vpn_ike::config::EndpointConfig;
+use rand_core::{OsRng, RngCore};
+use vpn_ike::config::{ConnectionId, EndpointConfig, PortKind};
 use vpn_ike::endpoint::Endpoint;
-use vpn_ike::event::{ChildSaInfo, DownReason, Event, IkeSaHandle};
+use vpn_ike::event::{ChildDownReason, ChildSaInfo, DownReason, Event, IkeSaHandle};
+use vpn_transport::binding::{BindingEvent, InterfaceId, Removal};
 use vpn_transport::driver::{Driver, DriverConfig, DriverEvent};
 use vpn_transport::tun::Tun;
 use vpn_transport::udp::{UdpConfig, UdpEndpoint};
 
-use crate::config::{Config, Connection, RemoteAddress};
+use crate::config::{Config, Connection, RemoteAddress, Routing};
 use crate::keylog::{self, KeylogWriter};
-use crate::sas::SaTable;
 use control::{ControlServer, Request, Response};
 use peers::ConfigPeers;
+use supervisor::{Restart, Supervisor};
 
-/// The outer path MTU the TUN device's MTU is derived from.
+/// The outer path MTU the TUN devices' MTU is derived from.
 pub const PATH_MTU: u32 = 1500;
 
-/// MTU of the TUN device: the path MTU less the ESP-in-UDP overhead of the worst case among the
-/// configured ESP proposals and listen address families (RFC 4303 §2: SPI and sequence 8, the IV,
-/// padding up to the block, pad length and next header 2, the ICV; RFC 3948: UDP 8).
+/// MTU of the TUN devices: the path MTU less the outer headers (IPv4 20 or IPv6 40, UDP 8, RFC
+/// 3948) and the worst ESP overhead among the configured ESP proposals
+/// ([`vpn_esp::max_overhead`]).
 pub fn tun_mtu(config: &Config) -> u32 {
     let ip = if config.gateway.listen.iter().all(|l| l.addr.is_ipv4()) { 20 } else { 40 };
     let esp = config
         .connections
         .iter()
         .flat_map(|c| c.esp_suites())
-        .map(|s| {
-            let (iv, align, icv) =
-                if s.encr.alg.is_aead() { (8, 4, 16) } else { (16, 16, s.integ.icv_len().unwrap_or(32)) };
-            iv + (align - 1) + 2 + icv as u32
-        })
+        .filter_map(|s| vpn_esp::max_overhead(s.encr.alg, s.integ))
         .max()
-        .unwrap_or(16 + 15 + 2 + 32);
-    PATH_MTU - ip - 8 - 8 - esp
+        .unwrap_or(8 + 16 + 15 + 2 + 32);
+    PATH_MTU.saturating_sub(ip + 8 + u32::try_from(esp).unwrap_or(u32::MAX))
 }
-/// Packets the kernel may queue on the TUN device for us (its default, 500, drops under a
+/// Packets the kernel may queue on a TUN device for us (its default, 500, drops under a
 /// fast TCP sender and makes TCP back off).
 pub const TUN_QUEUE: u32 = 5000;
-/// How long to wait before initiating a connection again after its IKE SA failed.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// A socket, the TUN device, a route or the control socket could not be set up.
+    /// A socket, a TUN device, a route or the control socket could not be set up.
     #[error("{what}: {source}")]
     Io {
         /// What was being set up.
@@ -77,40 +74,61 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
     move |source| StartError::Io { what, source }
 }
 
+/// Opens a TUN device with the gateway's MTU and queue, its addresses, and brings it up.
+fn open_tun(name: &str, mtu: u32, addresses: &[crate::config::IpCidr]) -> Result<Tun, StartError> {
+    let tun = Tun::open(name).map_err(io(format!("opening TUN device {name}")))?;
+    tun.set_mtu(mtu).map_err(io(format!("setting the MTU of {name}")))?;
+    tun.set_txqueuelen(TUN_QUEUE).map_err(io(format!("setting the queue length of {name}")))?;
+    for a in addresses {
+        tun.add_address(a.addr, a.prefix_len)
+            .map_err(io(format!("adding address {}/{} to {name}", a.addr, a.prefix_len)))?;
+    }
+    tun.set_up().map_err(io(format!("bringing {name} up")))?;
+    Ok(tun)
+}
+
 /// A running gateway.
 pub struct Gateway {
     config: Config,
     driver: Driver<OsRng>,
-    tun: Tun,
+    /// The inner interfaces: `tuns[0]` is gateway.tun, shared by the policy-based connections;
+    /// each route-based connection has its own after it.
+    tuns: Vec<Tun>,
     routes: routes::Routes,
-    table: SaTable,
-    peers: ConfigPeers,
+    supervisor: Supervisor,
     keylog: Option<KeylogWriter>,
     control: Option<ControlServer>,
-    local: IpAddr,
-    /// Connections we started, by the IKE SA's handle.
-    initiated: BTreeMap<IkeSaHandle, String>,
-    /// Connections to start again, and when.
-    retry: BTreeMap<String, Instant>,
-    /// IKE SAs closed on request: not to be started again.
-    closing: Vec<IkeSaHandle>,
+    /// The connection (index into the config) of each IKE SA we know one for.
+    owner: BTreeMap<IkeSaHandle, usize>,
+    /// When each IKE SA was established (Unix seconds), for status.
+    established: BTreeMap<IkeSaHandle, u64>,
+    /// Unique ids for status (`#1`), per IKE SA and per Child SA.
+    ids: BTreeMap<u64, u32>,
+    next_id: u32,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Gateway {
-    /// Set everything up and start the initiating connections.
+    /// Set everything up; the supervisor starts the initiating connections.
     pub fn start(config: Config, keylog_dir: Option<&Path>) -> Result<Gateway, StartError> {
         let first = config.gateway.listen.first().ok_or(StartError::NoListen)?;
         let local = first.addr;
         let mut udp_config = UdpConfig::new(config.gateway.listen.iter().map(|l| l.addr));
+        // One port for everything: IKE behind the non-ESP marker, as on 4500 (RFC 3948 §2.2).
+        let single_port = first.port.is_some();
         if let Some(p) = first.port {
             udp_config.ike_port = p;
             udp_config.nat_t_port = p;
         }
         let udp = UdpEndpoint::bind(&udp_config).map_err(io("binding the IKE/ESP sockets"))?;
-        let peers = ConfigPeers::new(&config.connections, local);
+        let peers = ConfigPeers::new(&config.connections);
         let endpoint_config = EndpointConfig {
             local_addr: SocketAddr::new(local, first.ike_port()),
-            peers: Arc::new(peers.clone()),
+            local_port: if single_port { PortKind::NatT } else { PortKind::Ike },
+            peers: Arc::new(peers),
             // Only UDP sockets here, no raw ESP: always encapsulate (RFC 3948).
             force_udp_encap: true,
             export_keys: keylog_dir.is_some(),
@@ -121,20 +139,25 @@ impl Gateway {
             },
             ..EndpointConfig::default()
         };
-        let driver = Driver::new(Endpoint::new(endpoint_config, OsRng), udp, DriverConfig::default());
-        let tun = Tun::open(&config.gateway.tun)
-            .map_err(io(format!("opening TUN device {}", config.gateway.tun)))?;
-        tun.set_mtu(tun_mtu(&config)).map_err(io("setting the TUN MTU"))?;
-        tun.set_txqueuelen(TUN_QUEUE).map_err(io("setting the TUN queue length"))?;
-        for a in &config.gateway.tun_addresses {
-            tun.add_address(a.addr, a.prefix_len)
-                .map_err(io(format!("adding address {}/{}", a.addr, a.prefix_len)))?;
-        }
-        tun.set_up().map_err(io("bringing the TUN device up"))?;
+        let mut driver = Driver::new(Endpoint::new(endpoint_config, OsRng), udp, DriverConfig::default());
+        let mtu = tun_mtu(&config);
+        let mut tuns = vec![open_tun(&config.gateway.tun, mtu, &config.gateway.tun_addresses)?];
         let mut routes = routes::Routes::default();
-        for c in &config.connections {
+        for (i, c) in config.connections.iter().enumerate() {
+            let iface = match (&c.routing, &c.interface) {
+                (Routing::RouteBased, Some(name)) => {
+                    // Like an XFRM/VTI interface: the kernel's routing table picks the tunnel.
+                    tuns.push(open_tun(name, mtu, &[])?);
+                    tuns.len() - 1
+                }
+                _ => 0,
+            };
+            driver.binding_mut().bind_connection(
+                ConnectionId(u32::try_from(i).unwrap_or(u32::MAX)),
+                InterfaceId(u16::try_from(iface).unwrap_or(u16::MAX)),
+            );
             routes
-                .install(&tun, c, &config.gateway.tun_addresses)
+                .install(iface, &tuns[iface], c, &config.gateway.tun_addresses)
                 .map_err(io(format!("routes of {}", c.name)))?;
         }
         let control = ControlServer::spawn(&config.gateway.control_socket)
@@ -145,98 +168,128 @@ impl Gateway {
             }
             None => None,
         };
-        tracing::info!(gateway = %config.gateway.name, tun = %tun.name(), connections = config.connections.len(), "started");
-        let mut gw = Gateway {
+        let mut supervisor = Supervisor::new(OsRng.next_u64(), config.gateway.max_connecting);
+        let now = Instant::now();
+        for c in &config.connections {
+            supervisor.add(&c.name, Restart::of(c), now);
+        }
+        tracing::info!(gateway = %config.gateway.name, tun = %tuns[0].name(), interfaces = tuns.len(), connections = config.connections.len(), "started");
+        Ok(Gateway {
             config,
             driver,
-            tun,
+            tuns,
             routes,
-            table: SaTable::new(),
-            peers,
+            supervisor,
             keylog,
             control: Some(control),
-            local,
-            initiated: BTreeMap::new(),
-            retry: BTreeMap::new(),
-            closing: Vec::new(),
-        };
-        let starting: Vec<String> =
-            gw.config.connections.iter().filter(|c| c.initiates()).map(|c| c.name.clone()).collect();
-        for name in starting {
-            if let Err(e) = gw.initiate(&name) {
-                tracing::warn!(connection = %name, error = %e, "not started");
-            }
-        }
-        Ok(gw)
+            owner: BTreeMap::new(),
+            established: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            next_id: 0,
+        })
     }
 
-    fn connection(&self, name: &str) -> Option<&Connection> {
-        self.config.connections.iter().find(|c| c.name == name)
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.config.connections.iter().position(|c| c.name == name)
     }
 
-    /// Start connection `name` now.
-    pub fn initiate(&mut self, name: &str) -> Result<IkeSaHandle, String> {
-        let c = self.connection(name).ok_or_else(|| format!("no connection {name:?}"))?;
+    fn connection_of(&self, handle: IkeSaHandle) -> Option<&Connection> {
+        self.owner.get(&handle).and_then(|i| self.config.connections.get(*i))
+    }
+
+    /// The IKE SAs of connection number `index`.
+    fn handles_of(&self, index: usize) -> Vec<IkeSaHandle> {
+        self.owner.iter().filter(|(_, i)| **i == index).map(|(h, _)| *h).collect()
+    }
+
+    /// Starts an IKE SA for connection `name` now (the supervisor decided it is due).
+    fn start_connection(&mut self, name: &str) -> Result<IkeSaHandle, String> {
+        let index = self.index_of(name).ok_or_else(|| format!("no connection {name:?}"))?;
+        let c = &self.config.connections[index];
         let RemoteAddress::Addr(remote) = c.remote_address else {
             return Err(format!("{name}: the peer's address is %any; it must initiate"));
         };
-        let local = self.source_for(remote);
+        let (local, port) = self.source_for(c, remote);
         // Our default identity is the address we speak from.
-        let mut peer = peers::peer_config(c, local.ip());
-        // RFC 7296 §2.4: INITIAL_CONTACT only when we hold no other IKE SA with this peer.
-        peer.initial_contact = self.table.handles_of(name).is_empty();
-        let h = self.driver.connect_from(peer, local, remote).map_err(|e| format!("{name}: {e:?}"))?;
+        let mut peer = peers::peer_config(index, c, local.ip());
+        // RFC 7296 §2.4: INITIAL_CONTACT only when we hold no other IKE SA of this connection.
+        peer.initial_contact = self.handles_of(index).is_empty();
+        let h = self.driver.connect_from(peer, local, remote, port).map_err(|e| format!("{name}: {e}"))?;
         tracing::info!(connection = %name, %local, peer = %remote, "initiating");
-        self.initiated.insert(h, name.to_string());
-        self.retry.remove(name);
+        self.owner.insert(h, index);
         Ok(h)
     }
 
-    /// Our address for talking to `remote`: the listen address the kernel's route to it goes
-    /// out of (a connected UDP socket tells, nothing is sent), else the first one of its family.
-    fn source_for(&self, remote: SocketAddr) -> SocketAddr {
+    /// Our address for talking to `remote`: the connection's `local_address`, else the listen
+    /// address the kernel's route to it goes out of (a connected UDP socket tells, nothing is
+    /// sent), else the first one of its family; with the framing of that socket.
+    fn source_for(&self, c: &Connection, remote: SocketAddr) -> (SocketAddr, PortKind) {
         let listen = &self.config.gateway.listen;
-        let routed = std::net::UdpSocket::bind(SocketAddr::new(
-            if remote.is_ipv4() {
+        let routed = || {
+            let any: IpAddr = if remote.is_ipv4() {
                 std::net::Ipv4Addr::UNSPECIFIED.into()
             } else {
                 std::net::Ipv6Addr::UNSPECIFIED.into()
-            },
-            0,
-        ))
-        .and_then(|s| s.connect(remote).and_then(|_| s.local_addr()))
-        .ok()
-        .map(|a| a.ip());
+            };
+            std::net::UdpSocket::bind(SocketAddr::new(any, 0))
+                .and_then(|s| s.connect(remote).and_then(|_| s.local_addr()))
+                .ok()
+                .map(|a| a.ip())
+        };
+        let want = c.local_address.or_else(routed);
         let pick = listen
             .iter()
-            .find(|l| Some(l.addr) == routed)
+            .find(|l| Some(l.addr) == want)
+            .or_else(|| {
+                listen.iter().find(|l| l.addr.is_unspecified() && l.addr.is_ipv4() == remote.is_ipv4())
+            })
             .or_else(|| listen.iter().find(|l| l.addr.is_ipv4() == remote.is_ipv4()))
             .or(listen.first());
-        pick.map_or(SocketAddr::new(self.local, 500), |l| SocketAddr::new(l.addr, l.ike_port()))
+        let Some(l) = pick else { return (SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 500), PortKind::Ike) };
+        // A wildcard listen address sends from the chosen address (IP_PKTINFO).
+        let ip = if l.addr.is_unspecified() { want.unwrap_or(l.addr) } else { l.addr };
+        let port = if l.port.is_some() { PortKind::NatT } else { PortKind::Ike };
+        (SocketAddr::new(ip, l.ike_port()), port)
     }
 
-    /// Close the IKE SAs of connection `name`.
-    pub fn terminate(&mut self, name: &str) -> Result<usize, String> {
-        if self.connection(name).is_none() {
+    /// Operator: start connection `name` (also after `terminate`).
+    pub fn initiate(&mut self, name: &str) -> Result<String, String> {
+        if self.index_of(name).is_none() {
             return Err(format!("no connection {name:?}"));
         }
-        let handles = self.table.handles_of(name);
+        self.supervisor.initiate(name, Instant::now());
+        self.run_supervisor();
+        Ok(format!("initiating {name}"))
+    }
+
+    /// Operator: close the IKE SAs of connection `name` and keep it down until `initiate`.
+    pub fn terminate(&mut self, name: &str) -> Result<usize, String> {
+        let index = self.index_of(name).ok_or_else(|| format!("no connection {name:?}"))?;
+        self.supervisor.terminate(name);
+        let handles = self.handles_of(index);
         for h in &handles {
-            self.closing.push(*h);
             self.driver.close(*h);
         }
-        self.retry.remove(name);
         Ok(handles.len())
     }
 
-    /// The SA table.
-    pub fn status(&self) -> crate::status::StatusReport {
-        self.table.report(&self.config.gateway.name, self.driver.esp())
+    /// Starts what the supervisor says is due.
+    fn run_supervisor(&mut self) {
+        let now = Instant::now();
+        for name in self.supervisor.due(now) {
+            match self.start_connection(&name) {
+                Ok(h) => self.supervisor.initiating(&name, h, now),
+                Err(e) => {
+                    tracing::warn!(connection = %name, error = %e, "not started");
+                    self.supervisor.failed_to_start(&name, e, now);
+                }
+            }
+        }
     }
 
     /// Do the work that is ready, or wait up to `max_wait` for some.
     pub fn step(&mut self, max_wait: Duration) -> std::io::Result<()> {
-        let work = self.driver.turn(&mut self.tun)?;
+        let work = self.driver.turn(&mut self.tuns)?;
         while let Some(ev) = self.driver.poll_event() {
             self.on_event(&ev);
         }
@@ -247,18 +300,14 @@ impl Gateway {
             }
             self.control = Some(control);
         }
-        let now = Instant::now();
-        let due: Vec<String> =
-            self.retry.iter().filter(|(_, t)| **t <= now).map(|(n, _)| n.clone()).collect();
-        for name in due {
-            if let Err(e) = self.initiate(&name) {
-                tracing::warn!(connection = %name, error = %e, "retry failed");
-                self.retry.insert(name, now + RETRY_AFTER);
-            }
-        }
+        self.run_supervisor();
         if work == 0 {
-            let control = self.control.as_ref().map(ControlServer::waker);
-            self.driver.wait_with(&self.tun, control.as_slice(), max_wait)?;
+            let limit = match self.supervisor.next_deadline() {
+                Some(t) => max_wait.min(t.saturating_duration_since(Instant::now())),
+                None => max_wait,
+            };
+            let extra: Vec<std::os::fd::BorrowedFd<'_>> = self.control.iter().map(|c| c.waker()).collect();
+            self.driver.wait_with(&self.tuns, &extra, limit)?;
         }
         Ok(())
     }
@@ -271,7 +320,7 @@ impl Gateway {
                 resp
             }
             Request::Initiate(n) => match self.initiate(&n) {
-                Ok(h) => Response::done(format!("initiating {n} (IKE SA {:016x})", h.0)),
+                Ok(m) => Response::done(m),
                 Err(e) => Response::failed(e),
             },
             Request::Terminate(n) => match self.terminate(&n) {
@@ -281,28 +330,24 @@ impl Gateway {
         }
     }
 
+    fn unique_id(&mut self, key: u64) -> u32 {
+        let next = &mut self.next_id;
+        *self.ids.entry(key).or_insert_with(|| {
+            *next += 1;
+            *next
+        })
+    }
+
     fn on_event(&mut self, ev: &DriverEvent) {
-        // The table forgets an SA that goes down: ask its name first.
-        let known = match ev {
-            DriverEvent::Ike(Event::IkeSaDown { handle, .. }) => self.table.name(*handle).map(str::to_string),
-            _ => None,
-        };
-        self.table.on_event(ev);
+        let now = Instant::now();
         match ev {
-            DriverEvent::Ike(Event::IkeSaUp { handle, remote_id, remote_addr, suite, .. }) => {
-                let name = match self.initiated.get(handle) {
-                    Some(n) => n.clone(),
-                    None => self
-                        .peers
-                        .find(Some(remote_id), *remote_addr)
-                        .map_or_else(|| "?".to_string(), |c| c.name.clone()),
-                };
-                let local_id = self
-                    .connection(&name)
-                    .map(|c| peers::identity(&c.local_identity(self.local)))
-                    .unwrap_or(vpn_ike::message::Identity::Ipv4(std::net::Ipv4Addr::UNSPECIFIED));
-                let spis = self.driver.endpoint().ike_sa_spis(*handle).unwrap_or((handle.0, 0));
-                self.table.describe(*handle, &name, &local_id, spis);
+            DriverEvent::Ike(Event::IkeSaUp { handle, connection, remote_addr, suite, .. }) => {
+                let index = usize::try_from(connection.0).unwrap_or(usize::MAX);
+                let Some(c) = self.config.connections.get(index) else { return };
+                let name = c.name.clone();
+                self.owner.insert(*handle, index);
+                self.established.insert(*handle, unix_now());
+                self.unique_id(handle.0);
                 let algs = format!(
                     "{}/{}/{}",
                     crate::status::encr_name(suite.encr, suite.encr_key_bits),
@@ -311,53 +356,70 @@ impl Gateway {
                 );
                 tracing::info!(connection = %name, peer = %remote_addr, %algs, "IKE SA established");
                 self.log_ike_keys(*handle);
+                self.supervisor.up(&name, *handle, now);
                 // The connection is up: an initiation of ours still under way for it would only
-                // make a duplicate (and its INITIAL_CONTACT would replace this SA), so drop it.
+                // make a duplicate, so drop it.
                 let pending: Vec<IkeSaHandle> = self
-                    .initiated
-                    .iter()
-                    .filter(|(h, n)| **h != *handle && **n == name && self.table.name(**h).is_none())
-                    .map(|(h, _)| *h)
+                    .handles_of(index)
+                    .into_iter()
+                    .filter(|h| *h != *handle && !self.established.contains_key(h))
                     .collect();
                 for h in pending {
                     tracing::info!(connection = %name, "dropping our own pending initiation: the SA is up");
-                    self.closing.push(h);
                     self.driver.close(h);
                 }
-                self.retry.remove(&name);
             }
-            DriverEvent::ChildSaInstalled(info) => self.log_esp_keys(info),
+            DriverEvent::Sa(BindingEvent::Installed(info)) => {
+                self.unique_id(u64::from(info.spi_in) | 1 << 63);
+                self.log_esp_keys(info);
+            }
             DriverEvent::Ike(Event::IkeSaRekeyed { old, new }) => {
-                if let Some(name) = self.initiated.remove(old) {
-                    self.initiated.insert(*new, name);
-                }
-                if let Some(spis) = self.driver.endpoint().ike_sa_spis(*new) {
-                    self.table.set_spis(*new, spis);
-                }
-                self.log_ike_keys(*new);
-                tracing::info!(connection = ?self.table.name(*new), "IKE SA rekeyed");
-            }
-            DriverEvent::Ike(Event::ChildSaDown { spi_in, reason, .. }) => {
-                tracing::info!(spi_in = format_args!("{spi_in:08x}"), ?reason, "Child SA removed");
-            }
-            DriverEvent::ChildSaRefused { reason, .. } => tracing::warn!(%reason, "Child SA not installed"),
-            DriverEvent::Ike(Event::IkeSaDown { handle, reason }) => {
-                let initiated = self.initiated.remove(handle);
-                let closed = self.closing.contains(handle);
-                self.closing.retain(|h| h != handle);
-                let shown = initiated.clone().or(known.clone()).unwrap_or_else(|| "?".into());
-                tracing::info!(connection = %shown, ?reason, "IKE SA down");
-                // Start again after a failure, unless we or the peer closed it on purpose, a newer
-                // SA replaced it (RFC 7296 §2.4 INITIAL_CONTACT), or another SA still serves it.
-                let on_purpose =
-                    matches!(reason, DownReason::Closed | DownReason::Replaced | DownReason::DeletedByPeer);
-                if let Some(name) = initiated.or(known) {
-                    let again = self.connection(&name).is_some_and(|c| c.initiates());
-                    let served = !self.table.handles_of(&name).is_empty();
-                    if again && !closed && !on_purpose && !served {
-                        self.retry.insert(name, Instant::now() + RETRY_AFTER);
+                if let Some(index) = self.owner.remove(old) {
+                    self.owner.insert(*new, index);
+                    if let Some(c) = self.config.connections.get(index) {
+                        let name = c.name.clone();
+                        self.supervisor.rekeyed(&name, *old, *new);
                     }
                 }
+                if let Some(id) = self.ids.remove(&old.0) {
+                    self.ids.insert(new.0, id);
+                }
+                self.established.remove(old);
+                self.established.insert(*new, unix_now());
+                self.log_ike_keys(*new);
+                tracing::info!(connection = ?self.connection_of(*new).map(|c| &c.name), "IKE SA rekeyed");
+            }
+            DriverEvent::Sa(BindingEvent::Removed { handle, spi_in, reason, .. }) => {
+                self.ids.remove(&(u64::from(*spi_in) | 1 << 63));
+                tracing::info!(spi_in = format_args!("{spi_in:08x}"), ?reason, "Child SA removed");
+                // Always-on: a Child SA that went away for good (not replaced by a rekey) while
+                // its IKE SA stays is created again.
+                let lost = matches!(
+                    reason,
+                    Removal::Child(
+                        ChildDownReason::DeletedByPeer | ChildDownReason::Expired | ChildDownReason::NotFound
+                    )
+                );
+                let always = self.connection_of(*handle).is_some_and(|c| Restart::of(c) == Restart::Always);
+                if lost && always && self.driver.binding().children_of(*handle).next().is_none() {
+                    tracing::info!(connection = ?self.connection_of(*handle).map(|c| &c.name), "no Child SA left: creating one again");
+                    self.driver.create_child(*handle);
+                }
+            }
+            DriverEvent::Sa(BindingEvent::Refused { reason, .. }) => {
+                tracing::warn!(%reason, "Child SA not installed")
+            }
+            DriverEvent::Sa(BindingEvent::PathChanged { handle, remote }) => {
+                tracing::info!(connection = ?self.connection_of(*handle).map(|c| &c.name), %remote, "ESP follows the peer to a new address");
+            }
+            DriverEvent::Ike(Event::IkeSaDown { handle, reason }) => {
+                self.established.remove(handle);
+                self.ids.remove(&handle.0);
+                let Some(index) = self.owner.remove(handle) else { return };
+                let Some(c) = self.config.connections.get(index) else { return };
+                let name = c.name.clone();
+                tracing::info!(connection = %name, ?reason, "IKE SA down");
+                self.supervisor.down(&name, *handle, &down_text(reason), now);
             }
             _ => {}
         }
@@ -403,9 +465,84 @@ impl Gateway {
         }
     }
 
+    /// The status report: every connection with its state, and every IKE and Child SA.
+    pub fn status(&self) -> crate::status::StatusReport {
+        use crate::status::{ConnectionState, ConnectionStatus, IkeSaState, StatusReport, SCHEMA_VERSION};
+        use supervisor::ConnState;
+        let name = |h: IkeSaHandle| self.connection_of(h).map(|c| c.name.clone());
+        let labels = crate::report::Labels { name: &name, ids: &self.ids, established: &self.established };
+        let ike_sas = crate::report::ike_sas(&self.driver, &labels);
+        let now = Instant::now();
+        let connections = self
+            .config
+            .connections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let st = self.supervisor.status(&c.name);
+                let mine: Vec<_> =
+                    ike_sas.iter().filter(|s| self.owner.get(&self.handle_by_spis(s)) == Some(&i)).collect();
+                let rekeying = mine.iter().any(|s| {
+                    s.state == IkeSaState::Rekeying
+                        || s.children.iter().any(|ch| ch.state == crate::status::ChildSaState::Rekeying)
+                });
+                let deleting = !mine.is_empty() && mine.iter().all(|s| s.state == IkeSaState::Deleting);
+                let state = match st.as_ref().map(|s| s.state) {
+                    _ if deleting => ConnectionState::Deleting,
+                    Some(ConnState::Established) if rekeying => ConnectionState::Rekeying,
+                    Some(ConnState::Established) => ConnectionState::Established,
+                    Some(ConnState::Connecting) => ConnectionState::Connecting,
+                    Some(ConnState::Scheduled) => ConnectionState::Scheduled,
+                    Some(ConnState::Down) => ConnectionState::Down,
+                    Some(ConnState::Waiting) | None => ConnectionState::Waiting,
+                };
+                let iface = c.interface.clone().unwrap_or_else(|| self.config.gateway.tun.clone());
+                ConnectionStatus {
+                    name: c.name.clone(),
+                    kind: c.kind.to_string(),
+                    routing: c.routing.to_string(),
+                    interface: iface,
+                    mode: c.mode.to_string(),
+                    state,
+                    attempt: st.as_ref().map_or(0, |s| s.attempt),
+                    next_retry_in: st
+                        .as_ref()
+                        .and_then(|s| s.next_retry)
+                        .map(|t| t.saturating_duration_since(now).as_secs()),
+                    last_error: st.as_ref().and_then(|s| s.last_error.clone()),
+                    established_for: st
+                        .as_ref()
+                        .and_then(|s| s.established_since)
+                        .map(|t| now.saturating_duration_since(t).as_secs()),
+                    ike_sas: mine.len(),
+                    child_sas: mine.iter().map(|s| s.children.len()).sum(),
+                }
+            })
+            .collect();
+        StatusReport {
+            version: SCHEMA_VERSION,
+            gateway: self.config.gateway.name.clone(),
+            connections,
+            ike_sas,
+        }
+    }
+
+    /// Our handle of an IKE SA from its SPIs in a status entry (our SPI is the handle).
+    fn handle_by_spis(&self, s: &crate::status::IkeSaStatus) -> IkeSaHandle {
+        if s.initiator {
+            IkeSaHandle(s.spi_i)
+        } else {
+            IkeSaHandle(s.spi_r)
+        }
+    }
+
     /// Delete every IKE SA (telling the peers, for up to `grace`), then remove the routes.
     pub fn shutdown(mut self, grace: Duration) {
-        let handles: Vec<IkeSaHandle> = self.initiated.keys().copied().chain(self.table.handles()).collect();
+        let names: Vec<String> = self.config.connections.iter().map(|c| c.name.clone()).collect();
+        for n in &names {
+            self.supervisor.terminate(n);
+        }
+        let handles: Vec<IkeSaHandle> = self.driver.endpoint().handles().collect();
         for h in handles {
             self.driver.close(h);
         }
@@ -415,8 +552,26 @@ impl Gateway {
                 break;
             }
         }
-        self.routes.remove_all(&self.tun);
+        for (i, t) in self.tuns.iter().enumerate() {
+            self.routes.remove_all_of(i, t);
+        }
         tracing::info!("stopped");
+    }
+}
+
+/// A reason an IKE SA went down, as the status shows it.
+fn down_text(r: &DownReason) -> String {
+    match r {
+        DownReason::Timeout => "peer did not answer (timeout)".into(),
+        DownReason::DeletedByPeer => "deleted by the peer".into(),
+        DownReason::Closed => "closed".into(),
+        DownReason::Expired => "hard lifetime expired".into(),
+        DownReason::Replaced => "replaced (INITIAL_CONTACT)".into(),
+        DownReason::HalfOpenTimeout => "not authenticated in time".into(),
+        other => match other.notify() {
+            Some(n) => format!("{other:?}: {n:?}"),
+            None => format!("{other:?}"),
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use vpn_ike::config::{EspSuite, Lifetimes, Mode, PeerConfig, PeerLookup};
+use vpn_ike::config::{ConnectionId, EspSuite, Lifetimes, Mode, PeerConfig, PeerLookup};
 use vpn_ike::keys::IkeSuite;
 use vpn_ike::message::Identity;
 
@@ -49,10 +49,11 @@ pub fn esp_suites(c: &Connection) -> Vec<EspSuite> {
         .collect()
 }
 
-/// The endpoint's peer configuration for a connection, seen from `local` (our address on the
-/// path to the peer, which is also our default identity).
-pub fn peer_config(c: &Connection, local: IpAddr) -> PeerConfig {
+/// The endpoint's peer configuration for connection number `index` of the config, seen from
+/// `local` (our address on the path to the peer, which is also our default identity).
+pub fn peer_config(index: usize, c: &Connection, local: IpAddr) -> PeerConfig {
     PeerConfig {
+        connection: ConnectionId(u32::try_from(index).unwrap_or(u32::MAX)),
         local_id: identity(&c.local_identity(local)),
         remote_id: match &c.remote_id {
             RemoteId::Any => None,
@@ -72,45 +73,76 @@ pub fn peer_config(c: &Connection, local: IpAddr) -> PeerConfig {
     }
 }
 
-/// The connections a responder may match a peer against.
+/// The connections a responder may match a peer against, with their index in the config.
 #[derive(Debug, Clone)]
 pub struct ConfigPeers {
-    /// (connection, our address for it) of every connection that answers.
-    conns: Vec<(Connection, IpAddr)>,
+    conns: Vec<(usize, Connection)>,
 }
 
 impl ConfigPeers {
-    /// The answering connections of a config; `local` is our first listen address.
-    pub fn new(connections: &[Connection], local: IpAddr) -> Self {
+    /// The answering connections of a config.
+    pub fn new(connections: &[Connection]) -> Self {
         ConfigPeers {
-            conns: connections.iter().filter(|c| c.responds()).map(|c| (c.clone(), local)).collect(),
+            conns: connections
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.responds())
+                .map(|(i, c)| (i, c.clone()))
+                .collect(),
         }
     }
 
-    /// The connection a peer with `id` at `remote` belongs to.
-    pub fn find(&self, id: Option<&Identity>, remote: SocketAddr) -> Option<&Connection> {
-        self.conns
-            .iter()
-            .map(|(c, _)| c)
-            .filter(|c| match c.remote_address {
+    /// The connections a peer at `remote` reaching our `local` may be: its address and our
+    /// listen address must fit.
+    fn candidates(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> impl Iterator<Item = &(usize, Connection)> {
+        self.conns.iter().filter(move |(_, c)| {
+            let addr_ok = match c.remote_address {
                 RemoteAddress::Any => true,
                 RemoteAddress::Addr(a) => a.ip() == remote.ip(),
-            })
-            .find(|c| match (&c.remote_id, id) {
-                (RemoteId::Any, _) | (_, None) => true,
-                (RemoteId::Is(want), Some(got)) => identity(want) == *got,
-            })
+            };
+            let local_ok = c.local_address.is_none_or(|l| l == local.ip() || local.ip().is_unspecified());
+            addr_ok && local_ok
+        })
+    }
+
+    /// The connection a peer with `id` at `remote` reaching `local` belongs to: one naming
+    /// exactly that identity first (an exact id beats a wildcard, as in strongSwan), then one
+    /// that accepts any.
+    pub fn find(
+        &self,
+        id: Option<&Identity>,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<(usize, &Connection)> {
+        let exact = self.candidates(local, remote).find(|(_, c)| match (&c.remote_id, id) {
+            (RemoteId::Is(want), Some(got)) => identity(want) == *got,
+            _ => false,
+        });
+        let any = || {
+            self.candidates(local, remote).find(|(_, c)| matches!(c.remote_id, RemoteId::Any) || id.is_none())
+        };
+        exact.or_else(any).map(|(i, c)| (*i, c))
     }
 }
 
 impl PeerLookup for ConfigPeers {
-    fn by_id(&self, id: &Identity, remote: SocketAddr) -> Option<PeerConfig> {
-        let local = self.conns.first().map(|(_, l)| *l)?;
-        self.find(Some(id), remote).map(|c| peer_config(c, local))
+    fn by_id(&self, id: &Identity, local: SocketAddr, remote: SocketAddr) -> Option<PeerConfig> {
+        // Our identity defaults to the address the peer reached (its own family).
+        self.find(Some(id), local, remote).map(|(i, c)| peer_config(i, c, local.ip()))
     }
 
-    fn by_addr(&self, remote: SocketAddr) -> Option<PeerConfig> {
-        let local = self.conns.first().map(|(_, l)| *l)?;
-        self.find(None, remote).map(|c| peer_config(c, local))
+    fn ike_suites(&self, local: SocketAddr, remote: SocketAddr) -> Option<Vec<IkeSuite>> {
+        let mut v: Vec<IkeSuite> = Vec::new();
+        for s in self.candidates(local, remote).flat_map(|(_, c)| ike_suites(c)) {
+            if !v.contains(&s) {
+                v.push(s);
+            }
+        }
+        // No candidate at all: nothing is acceptable (NO_PROPOSAL_CHOSEN), not the defaults.
+        Some(v)
     }
 }
