@@ -157,16 +157,15 @@ pub trait PeerLookup {
     fn ike_suites(&self, local: SocketAddr, remote: SocketAddr) -> Option<Vec<IkeSuite>>;
 }
 
-/// A static list: `by_id` matches `remote_id` (a `None` entry matches anyone); IKE_SA_INIT
+/// A static list: `by_id` takes the first entry whose `remote_id` is `id`, else the first
+/// with `None` (any identity: an exact id beats a wildcard, as in strongSwan); IKE_SA_INIT
 /// accepts [`EndpointConfig::responder_ike_suites`], and IKE_AUTH then requires the suite to be
 /// one of the authenticated entry's.
 impl PeerLookup for Vec<PeerConfig> {
     fn by_id(&self, id: &Identity, _: SocketAddr, _: SocketAddr) -> Option<PeerConfig> {
         self.iter()
-            .find(|p| match &p.remote_id {
-                Some(r) => r == id,
-                None => true,
-            })
+            .find(|p| p.remote_id.as_ref() == Some(id))
+            .or_else(|| self.iter().find(|p| p.remote_id.is_none()))
             .cloned()
     }
     fn ike_suites(&self, _: SocketAddr, _: SocketAddr) -> Option<Vec<IkeSuite>> {

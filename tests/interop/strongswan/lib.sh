@@ -192,13 +192,16 @@ ss_install() {
     command -v ping >/dev/null || missing=1
     command -v ip >/dev/null || missing=1
     command -v unshare >/dev/null || missing=1
+    command -v conntrack >/dev/null || missing=1 # nat-rebind.sh
+    command -v nft >/dev/null || missing=1
     if [ "${IOP_WANT_TSHARK:-0}" = 1 ] && ! command -v tshark >/dev/null; then missing=1; fi
     [ "$missing" = 0 ] && return 0
 
     command -v apt-get >/dev/null || die "strongSwan/iperf3 missing and no apt-get to install them"
     log "installing strongSwan, iperf3, ping, iproute2 (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
-    local pkgs="strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins iperf3 iputils-ping iproute2 util-linux python3"
+    # openssl and gcm are in the standard plugins (a --no-install-recommends install lacks them).
+    local pkgs="strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libcharon-extra-plugins libstrongswan-extra-plugins iperf3 iputils-ping iproute2 util-linux python3 conntrack nftables"
     if [ "${IOP_WANT_TSHARK:-0}" = 1 ]; then
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
         pkgs="$pkgs tshark"

@@ -17,6 +17,7 @@ use vpn_ike::message::{
     ExchangeType, Header, HeaderFlags, Identity, KeyExchange, Limits, Message, Nonce, Notify, NotifyData,
     NotifyType, Payload, PayloadBody, PayloadType,
 };
+use vpn_ike::PortKind;
 use vpn_ike::{DownReason, Endpoint, EndpointConfig, Event, IkeSuite, PeerConfig};
 
 /// The responder's address.
@@ -27,6 +28,16 @@ pub const I_ADDR: &str = "192.0.2.2:500";
 pub const PSK: &[u8] = b"hostile pre-shared key";
 /// SPIi of hand-made IKE_SA_INIT requests.
 pub const SPI_I: u64 = 0x1122_3344_5566_7788;
+
+/// The framing of the socket at `to`, as a transport would know it: bare IKE on port 500,
+/// behind the non-ESP marker (taken off before the endpoint sees it) on any other.
+pub fn port_of(to: SocketAddr) -> PortKind {
+    if to.port() == 500 {
+        PortKind::Ike
+    } else {
+        PortKind::NatT
+    }
+}
 
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address")
@@ -170,15 +181,14 @@ impl Resp {
         self.ask_from(addr(I_ADDR), addr(R_ADDR), bytes)
     }
     pub fn ask_from(&mut self, from: SocketAddr, to: SocketAddr, bytes: &[u8]) -> Vec<Vec<u8>> {
-        self.ep.handle_datagram(self.now, to, from, bytes);
+        self.ep.handle_datagram(self.now, to, from, port_of(to), bytes);
         self.drain()
     }
     pub fn drain(&mut self) -> Vec<Vec<u8>> {
         let mut buf = vec![0u8; 70_000];
         let mut out = Vec::new();
         while let Some(t) = self.ep.poll_transmit(&mut buf) {
-            let start = if t.non_esp_marker { 4 } else { 0 };
-            out.push(buf[start..t.len].to_vec());
+            out.push(buf[..t.len].to_vec());
         }
         while let Some(e) = self.ep.poll_event() {
             self.events.push(e);
@@ -347,8 +357,7 @@ impl Hs {
         let mut buf = vec![0u8; 70_000];
         let mut out = Vec::new();
         while let Some(t) = ep.poll_transmit(&mut buf) {
-            let start = if t.non_esp_marker { 4 } else { 0 };
-            out.push(buf[start..t.len].to_vec());
+            out.push(buf[..t.len].to_vec());
         }
         while let Some(e) = ep.poll_event() {
             events.push(e);
@@ -368,13 +377,13 @@ impl Hs {
 
     /// Delivers to the responder (from the initiator's address); returns its replies.
     pub fn to_r(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        self.r.handle_datagram(self.now, addr(R_ADDR), addr(I_ADDR), bytes);
+        self.r.handle_datagram(self.now, addr(R_ADDR), addr(I_ADDR), PortKind::Ike, bytes);
         self.from_r()
     }
 
     /// Delivers to the initiator (from the responder's address); returns its replies.
     pub fn to_i(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        self.i.handle_datagram(self.now, addr(I_ADDR), addr(R_ADDR), bytes);
+        self.i.handle_datagram(self.now, addr(I_ADDR), addr(R_ADDR), PortKind::Ike, bytes);
         self.from_i()
     }
 

@@ -418,7 +418,7 @@ impl Init {
 
     /// Delivers `bytes`; returns what the initiator sent.
     fn give(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        self.ep.handle_datagram(self.now, addr(I_ADDR), addr(R_ADDR), bytes);
+        self.ep.handle_datagram(self.now, addr(I_ADDR), addr(R_ADDR), vpn_ike::PortKind::Ike, bytes);
         let mut buf = vec![0u8; 70_000];
         let mut out = Vec::new();
         while let Some(t) = self.ep.poll_transmit(&mut buf) {

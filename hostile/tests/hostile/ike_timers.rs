@@ -115,7 +115,7 @@ pub fn cases() -> Vec<Case> {
             expect_eq("two retransmissions", fired.len(), 2)?;
             r.now = t0 + Duration::from_secs(12);
             let reply = r.ask(&first[0]);
-            ep.handle_datagram(r.now, addr(I_ADDR), addr(R_ADDR), &reply[0]);
+            ep.handle_datagram(r.now, addr(I_ADDR), addr(R_ADDR), vpn_ike::PortKind::Ike, &reply[0]);
             let (out, _) = drain(&mut ep);
             expect_eq("datagrams after the late answer", out.len(), 1)?;
             expect_eq("the next is IKE_AUTH", out[0][18], 35)?;

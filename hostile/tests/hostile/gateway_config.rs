@@ -10,7 +10,7 @@ use vpn_gateway::config::parse_str;
 use crate::ike_util::ensure;
 use crate::{expect_eq, Case};
 
-const BASE: &str = include_str!("../../examples/gateway/tests/data/issue5.toml");
+const BASE: &str = include_str!("../../../examples/gateway/tests/data/issue5.toml");
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gateway/tests/data")

@@ -140,13 +140,13 @@ pub(super) fn unknown_cases() -> Vec<Case> {
                     let req = raw_message(h, &good_init_payloads());
                     let mut r = Resp::new();
                     let natt = local.ends_with("4500");
-                    let datagram = if natt { [vec![0; 4], req.clone()].concat() } else { req.clone() };
-                    r.ep.handle_datagram(r.now, addr(local), addr(I_ADDR), &datagram);
+                    let port = if natt { vpn_ike::PortKind::NatT } else { vpn_ike::PortKind::Ike };
+                    r.ep.handle_datagram(r.now, addr(local), addr(I_ADDR), port, &req);
                     let mut buf = vec![0u8; 70_000];
                     let t = r.ep.poll_transmit(&mut buf).ok_or("no reply")?;
                     ensure(r.ep.poll_transmit(&mut buf).is_none(), || "more than one reply".into())?;
-                    expect_eq("reply carries the non-ESP marker", t.non_esp_marker, natt)?;
-                    let bytes = &buf[if natt { 4 } else { 0 }..t.len];
+                    expect_eq("reply framed for the socket it came to", t.port, port)?;
+                    let bytes = &buf[..t.len];
                     let m = Message::decode(bytes, &Limits::default())
                         .map_err(|e| format!("reply does not decode: {e}"))?;
                     let got = (
