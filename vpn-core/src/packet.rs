@@ -2,8 +2,19 @@
 //! and the 5-tuple that traffic selectors match (RFC 4301 §4.4.1.1).
 //!
 //! Every length is checked before it is used; nothing here panics on any input.
+//!
+//! The header views ([`Ipv4Packet`], [`Ipv6Packet`], [`UdpPacket`]) and their `Repr`s live in
+//! [`ipv4`], [`ipv6`] and [`udp`].
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv6Addr};
+
+pub mod ipv4;
+pub mod ipv6;
+pub mod udp;
+
+pub use ipv4::{Ipv4Packet, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6Repr};
+pub use udp::{UdpPacket, UdpRepr};
 
 /// IP protocol number of ICMP.
 pub const PROTO_ICMP: u8 = 1;
@@ -24,11 +35,11 @@ pub const PROTO_IPV6: u8 = 41;
 /// IPv6 "no next header"; in ESP, a dummy packet (RFC 4303 §2.6).
 pub const PROTO_NONE: u8 = 59;
 /// Length of an IPv4 header without options.
-pub const IPV4_HEADER_LEN: usize = 20;
+pub const IPV4_HEADER_LEN: usize = ipv4::HEADER_LEN;
 /// Length of the fixed IPv6 header.
-pub const IPV6_HEADER_LEN: usize = 40;
+pub const IPV6_HEADER_LEN: usize = ipv6::HEADER_LEN;
 /// Length of a UDP header.
-pub const UDP_HEADER_LEN: usize = 8;
+pub const UDP_HEADER_LEN: usize = udp::HEADER_LEN;
 
 /// Why bytes are not an acceptable IP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -109,29 +120,12 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 #[inline]
 pub fn packet_len(packet: &[u8]) -> Result<usize, PacketError> {
     let first = *packet.first().ok_or(PacketError::Truncated { needed: 1, got: 0 })?;
-    let (total, min) = match first >> 4 {
-        4 => {
-            let h = packet
-                .get(..IPV4_HEADER_LEN)
-                .ok_or(PacketError::Truncated { needed: IPV4_HEADER_LEN, got: packet.len() })?;
-            let ihl = usize::from(first & 0x0f) * 4;
-            if ihl < IPV4_HEADER_LEN || ihl > packet.len() {
-                return Err(PacketError::BadHeaderLength(ihl));
-            }
-            (usize::from(u16::from_be_bytes([h[2], h[3]])), ihl)
-        }
-        6 => {
-            let h = packet
-                .get(..IPV6_HEADER_LEN)
-                .ok_or(PacketError::Truncated { needed: IPV6_HEADER_LEN, got: packet.len() })?;
-            (IPV6_HEADER_LEN + usize::from(u16::from_be_bytes([h[4], h[5]])), IPV6_HEADER_LEN)
-        }
-        v => return Err(PacketError::BadVersion(v)),
-    };
-    if total < min || total > packet.len() {
-        return Err(PacketError::LengthMismatch { field: total, present: packet.len() });
+    match first >> 4 {
+        // RFC 791 §3.1: IHL and total length; RFC 8200 §3: payload length after the fixed header.
+        4 => Ipv4Packet::new_checked(packet)?.check_total_len(),
+        6 => Ipv6Packet::new_checked(packet)?.check_total_len(),
+        v => Err(PacketError::BadVersion(v)),
     }
-    Ok(total)
 }
 
 /// Parse the IP header at the start of `packet`, checking every length.
@@ -145,45 +139,27 @@ pub fn parse_ip(packet: &[u8]) -> Result<IpInfo, PacketError> {
 }
 
 fn parse_ipv4(p: &[u8]) -> Result<IpInfo, PacketError> {
-    let h =
-        p.get(..IPV4_HEADER_LEN).ok_or(PacketError::Truncated { needed: IPV4_HEADER_LEN, got: p.len() })?;
-    let ihl = usize::from(h[0] & 0x0f) * 4;
-    if ihl < IPV4_HEADER_LEN || ihl > p.len() {
-        return Err(PacketError::BadHeaderLength(ihl));
-    }
-    let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    if total_len < ihl || total_len > p.len() {
-        return Err(PacketError::LengthMismatch { field: total_len, present: p.len() });
-    }
-    let frag = u16::from_be_bytes([h[6], h[7]]) & 0x1fff;
+    let h = Ipv4Packet::new_checked(p)?;
+    let total_len = h.check_total_len()?;
     Ok(IpInfo {
         version: 4,
-        src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
-        dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
-        header_len: ihl,
+        src: IpAddr::V4(h.src_addr()),
+        dst: IpAddr::V4(h.dst_addr()),
+        header_len: h.header_len(),
         total_len,
-        protocol: h[9],
-        protocol_offset: 9,
-        non_initial_fragment: frag != 0,
+        protocol: h.protocol(),
+        protocol_offset: ipv4::field::PROTOCOL,
+        // RFC 791 §3.1: a non-zero offset means a fragment other than the first.
+        non_initial_fragment: h.frag_offset() != 0,
     })
 }
 
-fn v6addr(b: &[u8]) -> Ipv6Addr {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(b);
-    Ipv6Addr::from(a)
-}
-
 fn parse_ipv6(p: &[u8]) -> Result<IpInfo, PacketError> {
-    let h =
-        p.get(..IPV6_HEADER_LEN).ok_or(PacketError::Truncated { needed: IPV6_HEADER_LEN, got: p.len() })?;
-    let payload_len = usize::from(u16::from_be_bytes([h[4], h[5]]));
-    let total_len = IPV6_HEADER_LEN + payload_len;
-    if total_len > p.len() {
-        return Err(PacketError::LengthMismatch { field: total_len, present: p.len() });
-    }
-    let mut next = h[6];
-    let mut next_offset = 6;
+    let h = Ipv6Packet::new_checked(p)?;
+    let total_len = h.check_total_len()?;
+    let (src, dst) = (IpAddr::V6(h.src_addr()), IpAddr::V6(h.dst_addr()));
+    let mut next = h.next_header();
+    let mut next_offset = ipv6::field::NXT_HDR;
     let mut off = IPV6_HEADER_LEN;
     let mut non_initial_fragment = false;
     // Walk the extension headers (RFC 8200 §4) up to the upper-layer header.
@@ -205,8 +181,8 @@ fn parse_ipv6(p: &[u8]) -> Result<IpInfo, PacketError> {
             _ => {
                 return Ok(IpInfo {
                     version: 6,
-                    src: IpAddr::V6(v6addr(&h[8..24])),
-                    dst: IpAddr::V6(v6addr(&h[24..40])),
+                    src,
+                    dst,
                     header_len: off,
                     total_len,
                     protocol: next,
@@ -218,15 +194,16 @@ fn parse_ipv6(p: &[u8]) -> Result<IpInfo, PacketError> {
         if off + ext_len > total_len {
             return Err(PacketError::Truncated { needed: off + ext_len, got: total_len });
         }
-        next = p[off];
+        // RFC 8200 §4: every extension header starts with the next header; `off < total_len` here.
+        next = *p.get(off).ok_or(PacketError::Truncated { needed: off + 1, got: p.len() })?;
         next_offset = off;
         off += ext_len;
         if non_initial_fragment {
             // The rest is fragment data, not headers.
             return Ok(IpInfo {
                 version: 6,
-                src: IpAddr::V6(v6addr(&h[8..24])),
-                dst: IpAddr::V6(v6addr(&h[24..40])),
+                src,
+                dst,
                 header_len: off,
                 total_len,
                 protocol: next,
@@ -311,6 +288,7 @@ fn to_v6(a: IpAddr) -> Ipv6Addr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::Ipv4Addr;
 
     fn ipv4_udp() -> [u8; 28] {
         let mut p = [0u8; 28];

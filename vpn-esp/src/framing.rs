@@ -4,14 +4,15 @@
 //! alone; with [`Framing::Ip`] the buffer holds whole IP packets, with a UDP header when the SA
 //! is UDP-encapsulated (RFC 3948).
 
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv6Addr};
 use core::ops::Range;
 
 use vpn_core::packet::{
-    self, IpInfo, IPV4_HEADER_LEN, IPV6_HEADER_LEN, PROTO_ESP, PROTO_UDP, UDP_HEADER_LEN,
+    self, IpInfo, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, UdpPacket, UdpRepr, IPV4_HEADER_LEN,
+    IPV6_HEADER_LEN, PROTO_ESP, PROTO_UDP, UDP_HEADER_LEN,
 };
 
-use crate::error::DropReason;
+use crate::error::{DropReason, EncapError};
 use crate::sa::UdpEncap;
 
 /// What the packet buffer holds around ESP.
@@ -33,7 +34,8 @@ pub(crate) fn ip_header_len(addr: IpAddr) -> usize {
 }
 
 /// Write an outer IP header (and UDP header) at `buf[at..]` for `payload_len` bytes that follow.
-/// The payload must already be in place (IPv6 UDP needs its checksum).
+/// The payload must already be in place (IPv6 UDP needs its checksum). Fails, writing nothing,
+/// only if the buffer cannot hold headers and payload.
 pub(crate) fn write_outer(
     buf: &mut [u8],
     at: usize,
@@ -41,53 +43,47 @@ pub(crate) fn write_outer(
     dst: IpAddr,
     udp: Option<UdpEncap>,
     payload_len: usize,
-) {
+) -> Result<(), EncapError> {
     let ip_len = ip_header_len(src);
     let udp_len = if udp.is_some() { UDP_HEADER_LEN } else { 0 };
     let protocol = if udp.is_some() { PROTO_UDP } else { PROTO_ESP };
-    let total = ip_len + udp_len + payload_len;
+    let pkt = buf.get_mut(at..at + ip_len + udp_len + payload_len).ok_or(EncapError::BadRange)?;
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let h = &mut buf[at..at + IPV4_HEADER_LEN];
             // Version 4, IHL 5, DF set, TTL 64 (RFC 791 §3.1).
-            h[..12].copy_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, protocol, 0, 0]);
-            h[12..16].copy_from_slice(&s.octets());
-            h[16..20].copy_from_slice(&d.octets());
-            h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-            let c = packet::checksum(0, h);
-            h[10..12].copy_from_slice(&c.to_be_bytes());
+            let repr =
+                Ipv4Repr { src_addr: s, dst_addr: d, protocol, payload_len: udp_len + payload_len, ttl: 64 };
+            repr.emit(&mut Ipv4Packet::new_output(&mut *pkt).map_err(EncapError::BadPacket)?);
         }
         _ => {
-            let (s, d) = (v6(src), v6(dst));
-            let h = &mut buf[at..at + IPV6_HEADER_LEN];
-            h[..8].copy_from_slice(&[0x60, 0, 0, 0, 0, 0, protocol, 64]);
-            h[4..6].copy_from_slice(&((total - IPV6_HEADER_LEN) as u16).to_be_bytes());
-            h[8..24].copy_from_slice(&s);
-            h[24..40].copy_from_slice(&d);
+            // Version 6, no traffic class or flow label, hop limit 64 (RFC 8200 §3).
+            let repr = Ipv6Repr {
+                src_addr: v6(src),
+                dst_addr: v6(dst),
+                next_header: protocol,
+                payload_len: udp_len + payload_len,
+                hop_limit: 64,
+            };
+            repr.emit(&mut Ipv6Packet::new_output(&mut *pkt).map_err(EncapError::BadPacket)?);
         }
     }
     if let Some(u) = udp {
-        let uat = at + ip_len;
-        let ulen = (UDP_HEADER_LEN + payload_len) as u16;
-        let uh = &mut buf[uat..uat + UDP_HEADER_LEN];
-        uh[0..2].copy_from_slice(&u.local_port.to_be_bytes());
-        uh[2..4].copy_from_slice(&u.remote_port.to_be_bytes());
-        uh[4..6].copy_from_slice(&ulen.to_be_bytes());
-        uh[6..8].copy_from_slice(&[0, 0]);
+        let dgram = pkt.get_mut(ip_len..).ok_or(EncapError::BadRange)?;
+        // RFC 3948 §2.1: source and destination ports of the NAT-T socket pair.
+        let mut uh = UdpPacket::new_output(dgram).map_err(EncapError::BadPacket)?;
+        UdpRepr { src_port: u.local_port, dst_port: u.remote_port, payload_len }.emit(&mut uh);
         if src.is_ipv6() {
             // IPv6 UDP needs a checksum (RFC 8200 §8.1); IPv4 may send zero (RFC 3948 §2.1).
-            let sum = packet::pseudo_header_sum(src, dst, PROTO_UDP, usize::from(ulen));
-            let c = packet::checksum(sum, &buf[uat..uat + usize::from(ulen)]);
-            let c = if c == 0 { 0xffff } else { c };
-            buf[uat + 6..uat + 8].copy_from_slice(&c.to_be_bytes());
+            uh.fill_checksum(src, dst);
         }
     }
+    Ok(())
 }
 
-fn v6(a: IpAddr) -> [u8; 16] {
+fn v6(a: IpAddr) -> Ipv6Addr {
     match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
     }
 }
 
@@ -117,16 +113,11 @@ pub(crate) fn parse_outer(buf: &[u8], range: Range<usize>, framing: Framing) -> 
                 PROTO_ESP => Ok(Outer { esp: start..end, ip: Some((range.start, info)) }),
                 PROTO_UDP => {
                     let u = buf.get(start..end).ok_or(DropReason::BadOuterHeader)?;
-                    if u.len() < UDP_HEADER_LEN {
-                        return Err(DropReason::BadOuterHeader);
-                    }
-                    let ulen = usize::from(u16::from_be_bytes([u[4], u[5]]));
-                    if ulen < UDP_HEADER_LEN || ulen > u.len() {
-                        return Err(DropReason::BadOuterHeader);
-                    }
-                    let esp = start + UDP_HEADER_LEN..start + ulen;
+                    // RFC 768: the UDP length covers header and data and fits in the IP payload.
+                    let u = UdpPacket::new_checked(u).map_err(|_| DropReason::BadOuterHeader)?;
+                    let esp = start + UDP_HEADER_LEN..start + usize::from(u.len());
                     // RFC 3948 §2.2: a non-ESP marker (IKE) or a keepalive is not ESP.
-                    match crate::udp::classify(&buf[esp.clone()]) {
+                    match crate::udp::classify(u.payload()) {
                         crate::udp::UdpPayload::Esp => Ok(Outer { esp, ip: Some((range.start, info)) }),
                         _ => Err(DropReason::NotEsp),
                     }

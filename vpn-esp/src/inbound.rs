@@ -4,7 +4,9 @@
 use core::ops::Range;
 
 use vpn_core::crypto::aead::TAG_LEN;
-use vpn_core::packet::{self, FiveTuple, IpInfo, PROTO_IPV4, PROTO_IPV6, PROTO_NONE};
+use vpn_core::packet::{
+    self, FiveTuple, IpInfo, Ipv4Packet, Ipv6Packet, IPV6_HEADER_LEN, PROTO_IPV4, PROTO_IPV6, PROTO_NONE,
+};
 use vpn_core::time::Instant;
 use vpn_core::ts::SelectorSet;
 
@@ -15,7 +17,7 @@ use crate::lifetime::LifetimeEvent;
 use crate::outbound::aad;
 use crate::replay::ReplayWindow;
 use crate::sa::{Mode, SaCore, SaParams, UdpEncap};
-use crate::wire::{TrailerRepr, HEADER_LEN};
+use crate::wire::{EspPacket, EspRepr, TrailerRepr, HEADER_LEN};
 
 /// A packet that was decapsulated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,14 +131,14 @@ impl InboundSa {
         if pkt.len() < HEADER_LEN + iv_len + 2 + icv_len {
             return Err(DropReason::Truncated);
         }
-        let spi = u32::from_be_bytes([pkt[0], pkt[1], pkt[2], pkt[3]]);
+        let hdr = EspRepr::parse(&EspPacket::new_checked(pkt).map_err(|_| DropReason::Truncated)?);
+        let (spi, seq_low) = (hdr.spi, hdr.seq);
         if spi != self.core.spi {
             return Err(DropReason::UnknownSpi);
         }
         if self.core.usage.hard_expired(now) {
             return Err(DropReason::Expired);
         }
-        let seq_low = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
         // RFC 4303 §3.4.3: the replay check comes before the ICV check.
         let seq = self.replay.check(seq_low)?;
         let seq_high = (seq >> 32) as u32;
@@ -238,16 +240,20 @@ impl InboundSa {
         let hlen = info.header_len;
         let new_start = payload.start - hlen;
         buf.copy_within(*ip_start..ip_start + hlen, new_start);
-        buf[new_start + info.protocol_offset] = next_header;
-        let total = payload.end - new_start;
+        if let Some(p) = buf.get_mut(new_start + info.protocol_offset) {
+            *p = next_header;
+        }
+        let pkt = buf.get_mut(new_start..payload.end).ok_or(DropReason::Truncated)?;
+        let total = pkt.len();
         if info.version == 4 {
-            buf[new_start + 2..new_start + 4].copy_from_slice(&(total as u16).to_be_bytes());
-            buf[new_start + 10..new_start + 12].copy_from_slice(&[0, 0]);
-            let c = packet::checksum(0, &buf[new_start..new_start + hlen]);
-            buf[new_start + 10..new_start + 12].copy_from_slice(&c.to_be_bytes());
+            let mut h = Ipv4Packet::new_checked(pkt).map_err(|_| DropReason::BadOuterHeader)?;
+            // RFC 791 §3.1: total length covers header and data; the checksum covers the header.
+            h.set_total_len(total as u16);
+            h.fill_checksum();
         } else {
-            let pl = (total - packet::IPV6_HEADER_LEN) as u16;
-            buf[new_start + 4..new_start + 6].copy_from_slice(&pl.to_be_bytes());
+            let mut h = Ipv6Packet::new_checked(pkt).map_err(|_| DropReason::BadOuterHeader)?;
+            // RFC 8200 §3: the payload length counts everything after the fixed header.
+            h.set_payload_len((total - IPV6_HEADER_LEN) as u16);
         }
         Ok(new_start..payload.end)
     }

@@ -1,9 +1,13 @@
 //! The outbound SA: encapsulation in place (RFC 4303 §3.1-3.3).
 
+use core::net::IpAddr;
 use core::ops::Range;
 
 use vpn_core::crypto::aead::TAG_LEN;
-use vpn_core::packet::{self, PROTO_ESP, PROTO_IPV4, PROTO_IPV6, PROTO_UDP, UDP_HEADER_LEN};
+use vpn_core::packet::{
+    self, Ipv4Packet, Ipv6Packet, UdpPacket, UdpRepr, IPV6_HEADER_LEN, PROTO_ESP, PROTO_IPV4, PROTO_IPV6,
+    PROTO_UDP, UDP_HEADER_LEN,
+};
 use vpn_core::time::Instant;
 
 use crate::cipher::EspCipher;
@@ -11,7 +15,7 @@ use crate::error::{EncapError, SaError};
 use crate::framing::{ip_header_len, write_outer, Framing};
 use crate::lifetime::LifetimeEvent;
 use crate::sa::{Mode, SaCore, SaParams, UdpEncap};
-use crate::wire::{TrailerRepr, HEADER_LEN};
+use crate::wire::{EspPacket, EspRepr, TrailerRepr, HEADER_LEN};
 
 /// Below this many remaining 32-bit sequence numbers the SA asks for a rekey.
 const SEQ_SOFT_MARGIN: u64 = 1 << 20;
@@ -229,12 +233,17 @@ impl OutboundSa {
         let ct_start = l.esp_start + HEADER_LEN + iv_len;
         let ct_end = l.payload.end + usize::from(l.pad) + 2;
         let end = ct_end + icv_len;
-        // From here on nothing can fail: the buffer is written.
+        if buf.len() < end || l.out_start > l.esp_start || ct_start > l.payload.start {
+            return Err(EncapError::BadRange);
+        }
+        // With the ranges checked, nothing below fails: the buffer is written.
         if let Some((hdr, proto_off)) = &l.moved_header {
             // Transport mode (RFC 4303 §3.1.1): the IP header moves in front of ESP.
             let hlen = hdr.len();
             buf.copy_within(hdr.clone(), l.out_start);
-            buf[l.out_start + proto_off] = if self.core.udp.is_some() { PROTO_UDP } else { PROTO_ESP };
+            if let Some(p) = buf.get_mut(l.out_start + proto_off) {
+                *p = if self.core.udp.is_some() { PROTO_UDP } else { PROTO_ESP };
+            }
             debug_assert_eq!(
                 l.out_start + hlen + if self.core.udp.is_some() { UDP_HEADER_LEN } else { 0 },
                 l.esp_start
@@ -243,8 +252,10 @@ impl OutboundSa {
         TrailerRepr { pad_len: l.pad, next_header: l.next_header }.emit(&mut buf[l.payload.start..ct_end]);
         let seq_low = seq as u32;
         let seq_high = (seq >> 32) as u32;
-        buf[l.esp_start..l.esp_start + 4].copy_from_slice(&self.core.spi.to_be_bytes());
-        buf[l.esp_start + 4..l.esp_start + 8].copy_from_slice(&seq_low.to_be_bytes());
+        // RFC 4303 §2.1-2.2: SPI, then the low 32 bits of the sequence number.
+        let mut esp = EspPacket::new_checked(&mut buf[l.esp_start..end]).map_err(|_| EncapError::BadRange)?;
+        EspRepr { spi: self.core.spi, seq: seq_low }.emit(&mut esp);
+        let iv_start = l.esp_start + HEADER_LEN;
         match &self.core.cipher {
             EspCipher::Aead { cipher, salt } => {
                 // RFC 4106 §3.1: the IV must not repeat under a key; the sequence number never does.
@@ -252,7 +263,7 @@ impl OutboundSa {
                 if let Some(o) = iv_override {
                     iv.copy_from_slice(o);
                 }
-                buf[l.esp_start + 8..ct_start].copy_from_slice(&iv);
+                buf[iv_start..ct_start].copy_from_slice(&iv);
                 let (aad, aad_len) = aad(self.core.spi, seq_low, seq_high, self.core.esn);
                 let nonce = EspCipher::nonce(salt, &iv);
                 let mut tag = [0u8; TAG_LEN];
@@ -271,7 +282,7 @@ impl OutboundSa {
                 if let Some(o) = iv_override {
                     iv.copy_from_slice(o);
                 }
-                buf[l.esp_start + 8..ct_start].copy_from_slice(&iv);
+                buf[iv_start..ct_start].copy_from_slice(&iv);
                 cbc.encrypt(&iv, &mut buf[ct_start..ct_end]).map_err(EncapError::Crypto)?;
                 let (authed, icv) = buf[l.esp_start..end].split_at_mut(ct_end - l.esp_start);
                 // RFC 4303 §2.2.1: with ESN the high 32 bits are authenticated, not sent.
@@ -288,9 +299,9 @@ impl OutboundSa {
                 self.core.remote,
                 self.core.udp,
                 end - l.esp_start,
-            ),
+            )?,
             (Framing::Ip, Some((hdr, _))) => {
-                finish_transport_header(buf, l.out_start, hdr.len(), end, self.core.udp)
+                finish_transport_header(buf, l.out_start, hdr.len(), end, self.core.udp)?
             }
             (Framing::Esp, _) => {}
         }
@@ -320,30 +331,37 @@ pub(crate) fn aad(spi: u32, seq_low: u32, seq_high: u32, esn: bool) -> ([u8; 12]
 
 /// Fix lengths and checksum of a transport-mode IP header at `buf[at..at + hlen]` whose packet
 /// now ends at `end`, and write the UDP header if encapsulated.
-fn finish_transport_header(buf: &mut [u8], at: usize, hlen: usize, end: usize, udp: Option<UdpEncap>) {
-    let total = end - at;
-    if buf[at] >> 4 == 4 {
-        buf[at + 2..at + 4].copy_from_slice(&(total as u16).to_be_bytes());
-        buf[at + 10..at + 12].copy_from_slice(&[0, 0]);
-        let c = packet::checksum(0, &buf[at..at + hlen]);
-        buf[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
+fn finish_transport_header(
+    buf: &mut [u8],
+    at: usize,
+    hlen: usize,
+    end: usize,
+    udp: Option<UdpEncap>,
+) -> Result<(), EncapError> {
+    let pkt = buf.get_mut(at..end).ok_or(EncapError::BadRange)?;
+    let total = pkt.len();
+    let (src, dst): (IpAddr, IpAddr) = if pkt.first().map(|b| b >> 4) == Some(4) {
+        let mut ip = Ipv4Packet::new_checked(&mut *pkt).map_err(EncapError::BadPacket)?;
+        // RFC 791 §3.1: total length covers header and data; the checksum covers the header.
+        ip.set_total_len(total as u16);
+        ip.fill_checksum();
+        (ip.src_addr().into(), ip.dst_addr().into())
     } else {
-        buf[at + 4..at + 6].copy_from_slice(&((total - packet::IPV6_HEADER_LEN) as u16).to_be_bytes());
-    }
+        let mut ip = Ipv6Packet::new_checked(&mut *pkt).map_err(EncapError::BadPacket)?;
+        // RFC 8200 §3: the payload length counts everything after the fixed header.
+        ip.set_payload_len((total - IPV6_HEADER_LEN) as u16);
+        (ip.src_addr().into(), ip.dst_addr().into())
+    };
     if let Some(u) = udp {
-        let uat = at + hlen;
-        let ulen = (end - uat) as u16;
-        buf[uat..uat + 2].copy_from_slice(&u.local_port.to_be_bytes());
-        buf[uat + 2..uat + 4].copy_from_slice(&u.remote_port.to_be_bytes());
-        buf[uat + 4..uat + 6].copy_from_slice(&ulen.to_be_bytes());
-        buf[uat + 6..uat + 8].copy_from_slice(&[0, 0]);
-        if buf[at] >> 4 == 6 {
-            if let Ok(info) = packet::parse_ip(&buf[at..end]) {
-                let sum = packet::pseudo_header_sum(info.src, info.dst, PROTO_UDP, usize::from(ulen));
-                let c = packet::checksum(sum, &buf[uat..end]);
-                let c = if c == 0 { 0xffff } else { c };
-                buf[uat + 6..uat + 8].copy_from_slice(&c.to_be_bytes());
-            }
+        let dgram = pkt.get_mut(hlen..).ok_or(EncapError::BadRange)?;
+        let payload_len = dgram.len().saturating_sub(UDP_HEADER_LEN);
+        // RFC 3948 §2.1: the UDP header of the NAT-T socket pair, in front of ESP.
+        let mut uh = UdpPacket::new_output(dgram).map_err(EncapError::BadPacket)?;
+        UdpRepr { src_port: u.local_port, dst_port: u.remote_port, payload_len }.emit(&mut uh);
+        if src.is_ipv6() {
+            // IPv6 UDP needs a checksum (RFC 8200 §8.1); IPv4 may send zero (RFC 3948 §2.1).
+            uh.fill_checksum(src, dst);
         }
     }
+    Ok(())
 }

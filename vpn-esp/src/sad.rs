@@ -12,6 +12,7 @@ use crate::framing::{parse_outer, Framing};
 use crate::inbound::{Decapsulated, InboundSa};
 use crate::lifetime::LifetimeEvent;
 use crate::outbound::{Encapsulated, OutboundSa};
+use crate::wire;
 
 /// Inbound and outbound SAs and the counters of what was dropped.
 #[derive(Debug, Default)]
@@ -109,8 +110,9 @@ impl Sad {
     ) -> Result<Decapsulated, DropReason> {
         let outer = parse_outer(buf, range, framing)?;
         let esp = outer.esp;
-        let spi_bytes = buf.get(esp.start..esp.start + 4).ok_or(DropReason::Truncated)?;
-        let spi = u32::from_be_bytes([spi_bytes[0], spi_bytes[1], spi_bytes[2], spi_bytes[3]]);
+        // RFC 4303 §2.1: the SPI, first in the ESP header, selects the SA; the SA checks the rest.
+        let spi = buf.get(esp.clone()).and_then(wire::spi_of).ok_or(DropReason::Truncated)?;
+        // RFC 4303 §2.1: SPI 0 is reserved and never sent.
         if spi == 0 {
             return Err(DropReason::ReservedSpi);
         }

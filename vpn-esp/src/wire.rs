@@ -29,6 +29,14 @@ pub mod field {
 /// Length of the ESP header (SPI and sequence number).
 pub const HEADER_LEN: usize = field::PAYLOAD.start;
 
+/// The SPI at the start of `packet` (RFC 4303 §2.1), if it holds the four SPI bytes: the SAD
+/// looks the SA up by SPI before the SA checks the rest of the packet.
+#[inline]
+pub fn spi_of(packet: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = packet.get(field::SPI)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
 /// The buffer is shorter than an ESP header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("ESP packet of {0} bytes is shorter than its 8-byte header")]
@@ -200,6 +208,8 @@ mod tests {
         q.payload_mut().copy_from_slice(&[0xaa, 0xbb]);
         assert_eq!(out, bytes);
         assert_eq!(EspPacket::new_checked(&bytes[..7]), Err(Truncated(7)));
+        assert_eq!(spi_of(&bytes[..4]), Some(0x1234));
+        assert_eq!(spi_of(&bytes[..3]), None);
     }
 
     #[test]
