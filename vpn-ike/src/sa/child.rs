@@ -276,7 +276,7 @@ impl IkeSa {
             _ => Some(c.expire_at),
         });
         // Queued work an IKE SA inherited from its predecessor starts at once.
-        let queued = (self.outstanding.is_none() && !self.tasks.is_empty()).then_some(self.last_heard);
+        let queued = (!self.window.in_flight() && !self.tasks.is_empty()).then_some(self.last_heard);
         let ike = [self.ike_rekey_at, self.ike_expire_at, self.dpd_at(), queued].into_iter().flatten();
         c.chain(ike).min()
     }
@@ -320,7 +320,7 @@ impl IkeSa {
     /// When a liveness check is due: `dpd_interval` after the last sign of life, if idle.
     pub(crate) fn dpd_at(&self) -> Option<Instant> {
         let interval = self.peer.as_ref()?.dpd_interval?;
-        if self.outstanding.is_some() || !self.tasks.is_empty() || self.state != State::Established {
+        if self.window.in_flight() || !self.tasks.is_empty() || self.state != State::Established {
             return None;
         }
         Some(self.last_heard + interval)
@@ -338,7 +338,7 @@ impl IkeSa {
 
     /// Starts the next queued request when the window is free (RFC 7296 §2.3).
     pub(crate) fn drive(&mut self, ctx: &mut Ctx<'_>) {
-        while self.outstanding.is_none() && self.state == State::Established {
+        while !self.window.in_flight() && self.state == State::Established {
             let Some(t) = self.tasks.pop_front() else { return };
             self.start(ctx, t);
         }

@@ -279,7 +279,7 @@ impl IkeSa {
                 self.move_to_natt();
             }
         }
-        self.outstanding = None;
+        self.window.take_outstanding();
         self.send_auth_request(ctx);
     }
 }

@@ -104,7 +104,7 @@ impl IkeSa {
             State::Established => {
                 self.state = State::Deleting(reason);
                 self.tasks.clear();
-                if self.outstanding.is_none() {
+                if !self.window.in_flight() {
                     self.send_delete_ike(ctx);
                 }
             }

@@ -7,6 +7,7 @@ mod ike_auth;
 mod ike_sa_init;
 mod informational;
 mod rekey;
+mod window;
 
 pub(crate) use child::Task;
 pub(crate) use ike_sa_init::{respond_init, InitReply};
@@ -91,16 +92,6 @@ pub(crate) struct InitData {
     pub(crate) fake_nat_source: Option<[u8; 20]>,
 }
 
-/// A request waiting for its response.
-struct Outstanding {
-    message_id: u32,
-    /// Its exchange type: a response must carry the same (RFC 7296 §2.3).
-    exchange: ExchangeType,
-    datagrams: Vec<Vec<u8>>,
-    sent: u32,
-    next_at: Instant,
-}
-
 /// Keys kept after the SK payload ciphers are set up.
 pub(crate) struct SaKeys {
     pub(crate) sk_d: SecretBytes,
@@ -127,10 +118,8 @@ pub(crate) struct IkeSa {
     pub(crate) keys: Option<SaKeys>,
     pub(crate) sk: Option<SkCrypto>,
     pub(crate) init: Option<Box<InitData>>,
-    pub(crate) next_request_id: u32,
-    pub(crate) expected_request_id: u32,
-    outstanding: Option<Outstanding>,
-    cached_response: Option<(u32, Vec<Vec<u8>>)>,
+    /// Message IDs, our request in flight and our cached response.
+    window: window::Window,
     reassembly: Reassembly,
     pub(crate) peer_fragmentation: bool,
     pub(crate) half_open_deadline: Option<Instant>,
@@ -199,10 +188,7 @@ impl IkeSa {
             keys: None,
             sk: None,
             init: None,
-            next_request_id: 0,
-            expected_request_id: 0,
-            outstanding: None,
-            cached_response: None,
+            window: window::Window::default(),
             reassembly: Reassembly::default(),
             peer_fragmentation: false,
             half_open_deadline: None,
@@ -225,7 +211,7 @@ impl IkeSa {
         if self.state == State::Lingering {
             return self.linger_until;
         }
-        let r = self.outstanding.as_ref().map(|o| o.next_at);
+        let r = self.window.next_timeout();
         let life = match self.state {
             State::Established => self.lifetime_timeout(),
             State::Rekeyed => self.ike_expire_at,
@@ -313,7 +299,7 @@ impl IkeSa {
             ctx.events.push_back(Event::IkeSaDown { handle: self.handle, reason });
         }
         self.state = State::Dead;
-        self.outstanding = None;
+        self.window.take_outstanding();
         self.init = None;
         self.children.clear();
         self.tasks.clear();
@@ -395,36 +381,30 @@ impl IkeSa {
 
     /// Sends a new request and arms retransmission.
     pub(crate) fn send_request(&mut self, ctx: &mut Ctx<'_>, exchange: ExchangeType, payloads: &[Payload]) {
-        let id = self.next_request_id;
-        let header = self.header(exchange, id, false);
+        let header = self.header(exchange, self.window.next_request_id(), false);
         let Some(datagrams) = self.build(ctx, &header, payloads) else {
             return self.down(ctx, DownReason::Internal);
         };
-        self.next_request_id = id.wrapping_add(1);
         for d in &datagrams {
             self.emit(ctx, d.clone());
         }
         let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
-        self.outstanding = Some(Outstanding { message_id: id, exchange, datagrams, sent: 1, next_at });
+        self.window.sent_request(exchange, datagrams, next_at);
     }
 
     /// Replaces the outstanding request's bytes (a changed IKE_SA_INIT retry) and sends them.
     pub(crate) fn resend_request_as(&mut self, ctx: &mut Ctx<'_>, datagram: Vec<u8>) {
         self.emit(ctx, datagram.clone());
         let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
-        let message_id = self.next_request_id.wrapping_sub(1);
-        let exchange = self.outstanding.as_ref().map_or(ExchangeType::IkeSaInit, |o| o.exchange);
-        self.outstanding =
-            Some(Outstanding { message_id, exchange, datagrams: alloc::vec![datagram], sent: 1, next_at });
+        self.window.replace_request(datagram, next_at);
     }
 
     /// Sends a one-shot request that is not retransmitted (an error notification after which
     /// the SA ends, RFC 7296 §2.21.2).
     pub(crate) fn send_oneshot(&mut self, ctx: &mut Ctx<'_>, exchange: ExchangeType, payloads: &[Payload]) {
-        let id = self.next_request_id;
-        let header = self.header(exchange, id, false);
+        let header = self.header(exchange, self.window.next_request_id(), false);
         if let Some(datagrams) = self.build(ctx, &header, payloads) {
-            self.next_request_id = id.wrapping_add(1);
+            self.window.sent_oneshot();
             for d in datagrams {
                 self.emit(ctx, d);
             }
@@ -444,14 +424,12 @@ impl IkeSa {
         for d in &datagrams {
             self.emit(ctx, d.clone());
         }
-        self.expected_request_id = message_id.wrapping_add(1);
-        self.cached_response = Some((message_id, datagrams));
+        self.window.cache_response(message_id, datagrams);
     }
 
     /// Stores an IKE_SA_INIT response sent by the endpoint for retransmission.
     pub(crate) fn cache_init_response(&mut self, datagram: Vec<u8>) {
-        self.expected_request_id = 1;
-        self.cached_response = Some((0, alloc::vec![datagram]));
+        self.window.cache_response(0, alloc::vec![datagram]);
     }
 
     /// Runs the timers due at `ctx.now`: half-open expiry, request retransmission (RFC 7296
@@ -480,23 +458,20 @@ impl IkeSa {
                 return self.down(ctx, DownReason::HalfOpenTimeout);
             }
         }
-        let (tries, now) = (ctx.config.retransmit.tries, ctx.now);
-        let Some(o) = self.outstanding.as_mut() else { return };
-        if o.next_at > now {
-            return;
-        }
-        if o.sent > tries {
-            let reason = match self.state {
-                State::Deleting(r) => r,
-                _ => DownReason::Timeout,
-            };
-            return self.down(ctx, reason);
-        }
-        o.next_at = now + ctx.config.retransmit.timeout_after(o.sent);
-        o.sent += 1;
-        let datagrams = o.datagrams.clone();
-        for d in datagrams {
-            self.emit(ctx, d);
+        match self.window.due(ctx.now, &ctx.config.retransmit) {
+            None => {}
+            Some(window::Retransmit::GiveUp) => {
+                let reason = match self.state {
+                    State::Deleting(r) => r,
+                    _ => DownReason::Timeout,
+                };
+                self.down(ctx, reason);
+            }
+            Some(window::Retransmit::Resend(datagrams)) => {
+                for d in datagrams {
+                    self.emit(ctx, d);
+                }
+            }
         }
     }
 
@@ -513,27 +488,26 @@ impl IkeSa {
             return;
         }
         if header.flags.response() {
-            let waited = self.outstanding.as_ref().map(|o| (o.message_id, o.exchange));
-            if waited != Some((header.message_id, header.exchange_type)) {
+            if !self.window.response_matches(header.message_id, header.exchange_type) {
                 return; // not the response we wait for (RFC 7296 §2.3)
             }
             match (self.state, header.exchange_type) {
                 (State::InitSent, ExchangeType::IkeSaInit) => self.initiator_on_init_response(ctx, datagram),
                 (State::AuthSent, ExchangeType::IkeAuth) => {
                     if let Some(p) = self.open(ctx, header, datagram) {
-                        self.outstanding = None;
+                        self.window.take_outstanding();
                         self.initiator_on_auth_response(ctx, remote, p);
                     }
                 }
                 (State::Established | State::Deleting(_) | State::Rekeyed, _) => {
                     if let Some(p) = self.open(ctx, header, datagram) {
-                        self.outstanding = None;
+                        self.window.take_outstanding();
                         self.last_heard = ctx.now;
                         match self.exchange.take() {
                             Some(x) => {
                                 self.on_response(ctx, x, &p);
                                 // A close that waited for the window.
-                                if matches!(self.state, State::Deleting(_)) && self.outstanding.is_none() {
+                                if matches!(self.state, State::Deleting(_)) && !self.window.in_flight() {
                                     self.send_delete_ike(ctx);
                                 }
                             }
@@ -548,18 +522,16 @@ impl IkeSa {
         }
         // A retransmitted request gets the cached response (RFC 7296 §2.1); for fragmented
         // requests only fragment 1 triggers it (RFC 7383 §2.6.1).
-        if let Some((id, datagrams)) = &self.cached_response {
-            if *id == header.message_id {
-                if is_first_fragment_or_whole(datagram) {
-                    let ds = datagrams.clone();
-                    for d in ds {
-                        self.emit(ctx, d);
-                    }
+        if let Some(datagrams) = self.window.retransmitted(header.message_id) {
+            if is_first_fragment_or_whole(datagram) {
+                let ds = datagrams.to_vec();
+                for d in ds {
+                    self.emit(ctx, d);
                 }
-                return;
             }
+            return;
         }
-        if header.message_id != self.expected_request_id || self.sk.is_none() {
+        if !self.window.is_expected(header.message_id) || self.sk.is_none() {
             return;
         }
         let Some(payloads) = self.open(ctx, header, datagram) else { return };
