@@ -258,8 +258,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
     /// not needed before `dpd_interval` passes again.
     pub fn note_inbound_traffic(&mut self, handle: IkeSaHandle, now: Instant) {
         if let Some(sa) = self.sas.get_mut(&handle.0) {
-            if sa.last_heard < now {
-                sa.last_heard = now;
+            if sa.heard_traffic(now) {
                 self.rearm(handle.0);
             }
         }

@@ -276,8 +276,8 @@ impl IkeSa {
             _ => Some(c.expire_at),
         });
         // Queued work an IKE SA inherited from its predecessor starts at once.
-        let queued = (!self.window.in_flight() && !self.tasks.is_empty()).then_some(self.last_heard);
-        let ike = [self.ike_rekey_at, self.ike_expire_at, self.dpd_at(), queued].into_iter().flatten();
+        let queued = (!self.window.in_flight() && !self.tasks.is_empty()).then_some(self.timers.last_heard());
+        let ike = [self.timers.next_lifetime(), self.dpd_at(), queued].into_iter().flatten();
         c.chain(ike).min()
     }
 
@@ -302,14 +302,12 @@ impl IkeSa {
         for t in tasks {
             self.queue(t);
         }
-        if self.ike_expire_at.is_some_and(|t| t <= now) {
+        if self.timers.take_expiry_due(now) {
             // RFC 7296 §2.8: the hard lifetime passed without a successful rekey.
-            self.ike_expire_at = None;
             self.close_with(ctx, crate::event::DownReason::Expired);
             return;
         }
-        if self.ike_rekey_at.is_some_and(|t| t <= now) {
-            self.ike_rekey_at = None;
+        if self.timers.take_rekey_due(now) {
             self.queue(Task::RekeyIke);
         }
         if self.dpd_at().is_some_and(|t| t <= now) && self.tasks.is_empty() {
@@ -323,7 +321,7 @@ impl IkeSa {
         if self.window.in_flight() || !self.tasks.is_empty() || self.state != State::Established {
             return None;
         }
-        Some(self.last_heard + interval)
+        Some(self.timers.liveness_due_at(interval))
     }
 
     /// Host request: rekey the Child SA with inbound SPI `spi_in`.

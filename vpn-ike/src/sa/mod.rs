@@ -7,6 +7,7 @@ mod ike_auth;
 mod ike_sa_init;
 mod informational;
 mod rekey;
+mod timers;
 mod window;
 
 pub(crate) use child::Task;
@@ -122,9 +123,6 @@ pub(crate) struct IkeSa {
     window: window::Window,
     reassembly: Reassembly,
     pub(crate) peer_fragmentation: bool,
-    pub(crate) half_open_deadline: Option<Instant>,
-    /// When a lingering SA is finally dropped.
-    linger_until: Option<Instant>,
     /// The endpoint's index key (initiator address, SPIi) of a responder SA.
     pub(crate) init_key: Option<(SocketAddr, u64)>,
     /// The endpoint's INITIAL_CONTACT index key once authenticated.
@@ -139,11 +137,8 @@ pub(crate) struct IkeSa {
     pub(crate) tasks: VecDeque<child::Task>,
     /// What our request in flight is about (`None`: IKE_SA_INIT, IKE_AUTH or a Delete of the IKE SA).
     pub(crate) exchange: Option<child::Exchange>,
-    /// The last authentic message from the peer, or inbound ESP the host reported.
-    pub(crate) last_heard: Instant,
-    /// When the IKE SA is rekeyed (soft lifetime with jitter) and deleted (hard lifetime).
-    pub(crate) ike_rekey_at: Option<Instant>,
-    pub(crate) ike_expire_at: Option<Instant>,
+    /// Lifetimes, liveness, the half-open limit and lingering.
+    timers: timers::Timers,
 }
 
 /// Where a datagram came from and arrived at.
@@ -191,8 +186,6 @@ impl IkeSa {
             window: window::Window::default(),
             reassembly: Reassembly::default(),
             peer_fragmentation: false,
-            half_open_deadline: None,
-            linger_until: None,
             init_key: None,
             id_key: None,
             remote_id: None,
@@ -200,24 +193,22 @@ impl IkeSa {
             children: Vec::new(),
             tasks: VecDeque::new(),
             exchange: None,
-            last_heard: Instant::from_nanos(0),
-            ike_rekey_at: None,
-            ike_expire_at: None,
+            timers: timers::Timers::default(),
         }
     }
 
     /// The next instant this SA wants `handle_timeout`.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
         if self.state == State::Lingering {
-            return self.linger_until;
+            return self.timers.linger_until();
         }
         let r = self.window.next_timeout();
         let life = match self.state {
             State::Established => self.lifetime_timeout(),
-            State::Rekeyed => self.ike_expire_at,
+            State::Rekeyed => self.timers.expire_at(),
             _ => None,
         };
-        [r, self.half_open_deadline, life].into_iter().flatten().min()
+        [r, self.timers.half_open_deadline(), life].into_iter().flatten().min()
     }
 
     /// The peer's identity once the SA is authenticated.
@@ -260,8 +251,8 @@ impl IkeSa {
             suite: self.suite,
             local_id: self.peer.as_ref().map(|p| p.local_id.clone()),
             remote_id: self.remote_id.as_ref().map(|i| i.identity.clone()),
-            rekey_at: self.ike_rekey_at,
-            expire_at: self.ike_expire_at,
+            rekey_at: self.timers.rekey_at(),
+            expire_at: self.timers.expire_at(),
             children: self.child_snapshots(),
         }
     }
@@ -279,6 +270,11 @@ impl IkeSa {
         self.remote = remote;
         ctx.events.push_back(Event::PathChanged { handle: self.handle, local: self.local, remote });
         true
+    }
+
+    /// The host saw authentic inbound ESP at `now`; false when that is not news.
+    pub(crate) fn heard_traffic(&mut self, now: Instant) -> bool {
+        self.timers.heard_traffic(now)
     }
 
     pub(crate) fn is_established(&self) -> bool {
@@ -313,9 +309,8 @@ impl IkeSa {
     pub(crate) fn down_lingering(&mut self, ctx: &mut Ctx<'_>, reason: DownReason) {
         self.down(ctx, reason);
         self.state = State::Lingering;
-        self.half_open_deadline = None;
         self.shed_keys();
-        self.linger_until = Some(ctx.now + ctx.config.retransmit.total());
+        self.timers.linger(ctx.now + ctx.config.retransmit.total());
     }
 
     /// Key material nobody needs once the SA only repeats a cached answer.
@@ -439,7 +434,7 @@ impl IkeSa {
         match self.state {
             State::Established => self.run_lifetimes(ctx),
             // A rekeyed SA the peer never deleted.
-            State::Rekeyed if self.ike_expire_at.is_some_and(|t| t <= ctx.now) => self.state = State::Dead,
+            State::Rekeyed if self.timers.is_expired(ctx.now) => self.state = State::Dead,
             _ => {}
         }
         self.drive(ctx);
@@ -447,16 +442,13 @@ impl IkeSa {
 
     fn retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if self.state == State::Lingering {
-            if self.linger_until.is_some_and(|t| t <= ctx.now) {
+            if self.timers.linger_over(ctx.now) {
                 self.state = State::Dead;
             }
             return;
         }
-        if self.half_open_deadline.is_some_and(|d| d <= ctx.now) {
-            self.half_open_deadline = None;
-            if self.state == State::InitReplied {
-                return self.down(ctx, DownReason::HalfOpenTimeout);
-            }
+        if self.timers.take_half_open_due(ctx.now) && self.state == State::InitReplied {
+            return self.down(ctx, DownReason::HalfOpenTimeout);
         }
         match self.window.due(ctx.now, &ctx.config.retransmit) {
             None => {}
@@ -502,7 +494,7 @@ impl IkeSa {
                 (State::Established | State::Deleting(_) | State::Rekeyed, _) => {
                     if let Some(p) = self.open(ctx, header, datagram) {
                         self.window.take_outstanding();
-                        self.last_heard = ctx.now;
+                        self.timers.heard(ctx.now);
                         match self.exchange.take() {
                             Some(x) => {
                                 self.on_response(ctx, x, &p);
@@ -549,7 +541,7 @@ impl IkeSa {
                 });
             }
         }
-        self.last_heard = ctx.now;
+        self.timers.heard(ctx.now);
         match (self.state, header.exchange_type) {
             (State::InitReplied, ExchangeType::IkeAuth) => {
                 self.responder_on_auth(ctx, remote, header, payloads)

@@ -106,7 +106,7 @@ impl IkeSa {
         sa.suite = Some(suite);
         sa.peer_fragmentation = self.peer_fragmentation;
         sa.remote_id = self.remote_id.clone();
-        sa.last_heard = ctx.now;
+        sa.timers.heard(ctx.now);
         sa.set_ike_lifetime(ctx);
         Some(sa)
     }
@@ -114,8 +114,8 @@ impl IkeSa {
     /// Arms the IKE SA's rekey (soft lifetime with jitter) and delete (hard lifetime) timers.
     pub(crate) fn set_ike_lifetime(&mut self, ctx: &mut Ctx<'_>) {
         let Some(l) = self.peer.as_ref().map(|p| p.ike_lifetimes) else { return };
-        self.ike_rekey_at = Some(ctx.now + jittered(ctx, l.soft));
-        self.ike_expire_at = Some(ctx.now + l.hard);
+        let rekey_at = ctx.now + jittered(ctx, l.soft);
+        self.timers.set_lifetime(rekey_at, ctx.now + l.hard);
     }
 
     /// Hands the Child SAs to `new`, tells the host, and leaves this SA to the Delete exchange.
@@ -127,7 +127,7 @@ impl IkeSa {
         ctx.events.push_back(Event::IkeSaRekeyed { old: self.handle, new: new.handle });
         self.state = State::Rekeyed;
         // Kept until the peer deletes it, or as long as that may take.
-        self.ike_expire_at = Some(ctx.now + ctx.config.retransmit.total());
+        self.timers.keep_until(ctx.now + ctx.config.retransmit.total());
         ctx.spawned.push(new);
     }
 
@@ -208,7 +208,7 @@ impl IkeSa {
                 }
                 // Refused (TEMPORARY_FAILURE after a collision, RFC 7296 §2.25): try later.
                 let wait = Duration::from_secs(2 + ctx.rng.next_u64() % 8);
-                self.ike_rekey_at = Some(ctx.now + wait);
+                self.timers.retry_rekey_at(ctx.now + wait);
                 return;
             }
         };
@@ -219,7 +219,7 @@ impl IkeSa {
             Some((theirs, their_min)) if nonce_min < their_min => {
                 let mut ours = ours;
                 ours.state = State::Rekeyed;
-                ours.ike_expire_at = Some(ctx.now + ctx.config.retransmit.total());
+                ours.timers.keep_until(ctx.now + ctx.config.retransmit.total());
                 ours.send_delete_ike(ctx);
                 ctx.spawned.push(ours);
                 self.hand_over(ctx, *theirs);
@@ -227,7 +227,7 @@ impl IkeSa {
             Some((mut theirs, _)) => {
                 // The peer deletes its redundant SA; keep it quiet until then.
                 theirs.state = State::Rekeyed;
-                theirs.ike_expire_at = Some(ctx.now + ctx.config.retransmit.total());
+                theirs.timers.keep_until(ctx.now + ctx.config.retransmit.total());
                 ctx.spawned.push(*theirs);
                 self.hand_over(ctx, ours);
                 self.send_delete_ike(ctx);
