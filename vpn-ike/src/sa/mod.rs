@@ -7,11 +7,12 @@ mod ike_auth;
 mod ike_sa_init;
 mod informational;
 mod rekey;
+mod tasks;
 mod timers;
 mod window;
 
-pub(crate) use child::Task;
 pub(crate) use ike_sa_init::{respond_init, InitReply};
+pub(crate) use tasks::Task;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -132,11 +133,9 @@ pub(crate) struct IkeSa {
     /// The peer sent INITIAL_CONTACT (RFC 7296 §2.4).
     pub(crate) initial_contact: bool,
     /// Our Child SAs.
-    pub(crate) children: Vec<child::ChildSa>,
-    /// Requests waiting for the window.
-    pub(crate) tasks: VecDeque<child::Task>,
-    /// What our request in flight is about (`None`: IKE_SA_INIT, IKE_AUTH or a Delete of the IKE SA).
-    pub(crate) exchange: Option<child::Exchange>,
+    children: child::ChildTable,
+    /// Requests waiting for the window, and what the one in flight is about.
+    tasks: tasks::TaskQueue,
     /// Lifetimes, liveness, the half-open limit and lingering.
     timers: timers::Timers,
 }
@@ -190,9 +189,8 @@ impl IkeSa {
             id_key: None,
             remote_id: None,
             initial_contact: false,
-            children: Vec::new(),
-            tasks: VecDeque::new(),
-            exchange: None,
+            children: child::ChildTable::default(),
+            tasks: tasks::TaskQueue::default(),
             timers: timers::Timers::default(),
         }
     }
@@ -299,7 +297,6 @@ impl IkeSa {
         self.init = None;
         self.children.clear();
         self.tasks.clear();
-        self.exchange = None;
     }
 
     /// Ends the SA after answering a request with an error: the host is told now, and the SA
@@ -495,7 +492,7 @@ impl IkeSa {
                     if let Some(p) = self.open(ctx, header, datagram) {
                         self.window.take_outstanding();
                         self.timers.heard(ctx.now);
-                        match self.exchange.take() {
+                        match self.tasks.take_in_flight() {
                             Some(x) => {
                                 self.on_response(ctx, x, &p);
                                 // A close that waited for the window.

@@ -9,9 +9,10 @@ use vpn_core::alg::KeGroup;
 use vpn_core::crypto::kex::KeyExchange as Kex;
 use vpn_core::time::Duration;
 
-use super::child::{jittered, Exchange, Task};
+use super::child::jittered;
 use super::create_child_sa::{parse, ChildPayloads};
 use super::ike_sa_init::random_nonce;
+use super::tasks::Exchange;
 use super::{Ctx, IkeSa, SaKeys, State};
 use crate::event::{DownReason, Event, IkeSaHandle};
 use crate::keys::sk::SkCrypto;
@@ -61,7 +62,7 @@ impl IkeSa {
             Payload::from(KeyExchange::new(req.kex.group(), req.kex.public_value().to_vec())),
         ];
         self.send_request(ctx, ExchangeType::CreateChildSa, &p);
-        self.exchange = Some(Exchange::RekeyIke(Box::new(req)));
+        self.tasks.started(Exchange::RekeyIke(Box::new(req)));
     }
 
     /// The new IKE SA from a rekey: keys from the old SK_d (RFC 7296 §2.18), our role and SPIs.
@@ -122,8 +123,7 @@ impl IkeSa {
     pub(super) fn hand_over(&mut self, ctx: &mut Ctx<'_>, mut new: IkeSa) {
         new.children = core::mem::take(&mut self.children);
         // Queued Child SA work (a Delete after a Child SA rekey, say) continues there.
-        new.tasks = core::mem::take(&mut self.tasks);
-        new.tasks.retain(|t| !matches!(t, Task::RekeyIke | Task::Dpd));
+        new.tasks.inherit(&mut self.tasks);
         ctx.events.push_back(Event::IkeSaRekeyed { old: self.handle, new: new.handle });
         self.state = State::Rekeyed;
         // Kept until the peer deletes it, or as long as that may take.
@@ -139,7 +139,7 @@ impl IkeSa {
     ) -> Result<Vec<Payload>, (NotifyType, Option<KeGroup>)> {
         let err = |n: NotifyType| (n, None);
         // RFC 7296 §2.25: not while one of our Child SA exchanges is in flight.
-        if matches!(self.exchange, Some(Exchange::CreateChild(_) | Exchange::DeleteChildren(_))) {
+        if self.tasks.child_exchange_in_flight() {
             return Err(err(NotifyType::TemporaryFailure));
         }
         let (Some(sa), Some(ni), Some(ke), Some(peer)) = (c.sa, c.nonce, c.ke, self.peer.clone()) else {
@@ -173,10 +173,10 @@ impl IkeSa {
             Payload::from(KeyExchange::new(suite.ke, kex.public_value().to_vec())),
         ];
         let lowest = if ni <= nr.as_slice() { ni.to_vec() } else { nr };
-        match self.exchange.as_mut() {
+        match self.tasks.ike_rekey_mut() {
             // RFC 7296 §2.8.2: our own rekey is in flight; its response decides.
-            Some(Exchange::RekeyIke(req)) => req.collision = Some((Box::new(new), lowest)),
-            _ => self.hand_over(ctx, new),
+            Some(req) => req.collision = Some((Box::new(new), lowest)),
+            None => self.hand_over(ctx, new),
         }
         Ok(out)
     }
