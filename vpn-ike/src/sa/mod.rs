@@ -106,30 +106,30 @@ pub(crate) struct SaKeys {
 /// One IKE SA.
 pub(crate) struct IkeSa {
     pub(crate) handle: IkeSaHandle,
-    pub(crate) initiator: bool,
+    initiator: bool,
     pub(crate) spi_i: u64,
     pub(crate) spi_r: u64,
-    pub(crate) local: SocketAddr,
-    pub(crate) remote: SocketAddr,
+    local: SocketAddr,
+    remote: SocketAddr,
     /// Moved to port 4500 with the non-ESP marker (RFC 7296 §2.23).
-    pub(crate) natt: bool,
-    pub(crate) nat: NatState,
-    pub(crate) state: State,
-    pub(crate) peer: Option<Arc<PeerConfig>>,
+    natt: bool,
+    nat: NatState,
+    state: State,
+    peer: Option<Arc<PeerConfig>>,
     pub(crate) suite: Option<IkeSuite>,
     pub(crate) keys: Option<SaKeys>,
-    pub(crate) sk: Option<SkCrypto>,
-    pub(crate) init: Option<Box<InitData>>,
+    sk: Option<SkCrypto>,
+    init: Option<Box<InitData>>,
     /// Message IDs, our request in flight and our cached response.
     window: window::Window,
     reassembly: Reassembly,
-    pub(crate) peer_fragmentation: bool,
+    peer_fragmentation: bool,
     /// The endpoint's index key (initiator address, SPIi) of a responder SA.
     pub(crate) init_key: Option<(SocketAddr, u64)>,
     /// The endpoint's INITIAL_CONTACT index key once authenticated.
     pub(crate) id_key: Option<crate::endpoint::IdKey>,
     /// The peer's authenticated identity.
-    pub(crate) remote_id: Option<crate::message::Id>,
+    remote_id: Option<crate::message::Id>,
     /// The peer sent INITIAL_CONTACT (RFC 7296 §2.4).
     pub(crate) initial_contact: bool,
     /// Our Child SAs.
