@@ -238,7 +238,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
     /// `ChildSaDown` follows. False when there is no such Child SA.
     pub fn delete_child(&mut self, now: Instant, handle: IkeSaHandle, spi_in: u32) -> bool {
         self.act(now, handle, |sa| {
-            let known = sa.children.iter().any(|c| c.spi_in == spi_in);
+            let known = sa.has_child(spi_in);
             if known {
                 sa.queue(Task::DeleteChildren(alloc::vec![spi_in]));
             }
@@ -258,8 +258,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
     /// not needed before `dpd_interval` passes again.
     pub fn note_inbound_traffic(&mut self, handle: IkeSaHandle, now: Instant) {
         if let Some(sa) = self.sas.get_mut(&handle.0) {
-            if sa.last_heard < now {
-                sa.last_heard = now;
+            if sa.heard_traffic(now) {
                 self.rearm(handle.0);
             }
         }
@@ -285,10 +284,7 @@ impl<R: CryptoRngCore> Endpoint<R> {
     /// The (inbound, outbound) SPIs of the Child SAs of an IKE SA, including ones being
     /// replaced or deleted.
     pub fn child_sas(&self, handle: IkeSaHandle) -> Vec<(u32, u32)> {
-        self.sas
-            .get(&handle.0)
-            .map(|sa| sa.children.iter().map(|c| (c.spi_in, c.spi_out)).collect())
-            .unwrap_or_default()
+        self.sas.get(&handle.0).map(IkeSa::child_spis).unwrap_or_default()
     }
 
     /// The handles of the IKE SAs held (any state).

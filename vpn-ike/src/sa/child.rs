@@ -1,5 +1,5 @@
-//! The Child SAs an IKE SA keeps (RFC 7296 §1.3), their keys (§2.17), lifetimes with jitter
-//! (§2.8), and the queue of requests waiting for the window (§2.3).
+//! The Child SAs an IKE SA keeps (RFC 7296 §1.3), their keys (§2.17) and lifetimes with jitter
+//! (§2.8).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -9,6 +9,7 @@ use vpn_core::secret::SecretBytes;
 use vpn_core::time::{Duration, Instant};
 use vpn_core::ts::TrafficSelector;
 
+use super::tasks::{Exchange, Task};
 use super::{Ctx, IkeSa, State};
 use crate::config::{EspSuite, Lifetimes, Mode};
 use crate::event::{ChildDownReason, ChildKeys, ChildSaInfo, Event, UdpEncap};
@@ -53,21 +54,89 @@ pub(crate) struct ChildSa {
 }
 
 /// Child SAs one IKE SA may hold; a peer asking for more gets NO_ADDITIONAL_SAS (RFC 7296 §1.3).
-pub(crate) const MAX_CHILD_SAS: usize = 64;
+const MAX_CHILD_SAS: usize = 64;
 
-/// Work waiting for the request window (RFC 7296 §2.3: we keep one request in flight).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Task {
-    /// Another Child SA with the peer configuration's selectors.
-    CreateChild,
-    /// Rekey the Child SA with this inbound SPI.
-    RekeyChild(u32),
-    /// Delete these Child SAs (inbound SPIs).
-    DeleteChildren(Vec<u32>),
-    /// Rekey the IKE SA.
-    RekeyIke,
-    /// A liveness check (an empty INFORMATIONAL, RFC 7296 §1.4).
-    Dpd,
+/// The Child SAs of one IKE SA (replaced and dying ones included).
+#[derive(Default)]
+pub(crate) struct ChildTable {
+    sas: Vec<ChildSa>,
+}
+
+impl ChildTable {
+    pub(crate) fn insert(&mut self, c: ChildSa) {
+        self.sas.push(c);
+    }
+
+    pub(crate) fn iter(&self) -> core::slice::Iter<'_, ChildSa> {
+        self.sas.iter()
+    }
+
+    /// The Child SA with our inbound SPI `spi_in`.
+    pub(crate) fn by_in(&self, spi_in: u32) -> Option<&ChildSa> {
+        self.sas.iter().find(|c| c.spi_in == spi_in)
+    }
+
+    pub(crate) fn by_in_mut(&mut self, spi_in: u32) -> Option<&mut ChildSa> {
+        self.sas.iter_mut().find(|c| c.spi_in == spi_in)
+    }
+
+    /// The Child SA with outbound SPI `spi_out`: the SPI the peer names it by (RFC 7296 §1.4.1).
+    pub(crate) fn by_out(&self, spi_out: u32) -> Option<&ChildSa> {
+        self.sas.iter().find(|c| c.spi_out == spi_out)
+    }
+
+    pub(crate) fn contains(&self, spi_in: u32) -> bool {
+        self.by_in(spi_in).is_some()
+    }
+
+    /// No room for another Child SA (RFC 7296 §1.3: NO_ADDITIONAL_SAS).
+    pub(crate) fn is_full(&self) -> bool {
+        self.sas.len() >= MAX_CHILD_SAS
+    }
+
+    /// Takes the Child SA with inbound SPI `spi_in` out of the table.
+    pub(crate) fn remove(&mut self, spi_in: u32) -> Option<ChildSa> {
+        let i = self.sas.iter().position(|c| c.spi_in == spi_in)?;
+        Some(self.sas.swap_remove(i))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.sas.clear();
+    }
+
+    /// The next lifetime timer that will act (RFC 7296 §2.8).
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        // Only what will act: expired ones and ones being deleted wait for their Delete.
+        self.sas
+            .iter()
+            .filter(|c| !c.expired)
+            .filter_map(|c| match c.state {
+                ChildState::Installed => Some(c.rekey_at.min(c.expire_at)),
+                ChildState::Deleting { .. } => None,
+                _ => Some(c.expire_at),
+            })
+            .min()
+    }
+
+    /// The work due at `now`: rekeys at the soft lifetime, deletes at the hard one (RFC 7296 §2.8).
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        let mut expired = Vec::new();
+        for c in self.sas.iter_mut().filter(|c| !c.expired) {
+            if c.expire_at <= now && !matches!(c.state, ChildState::Deleting { .. }) {
+                c.expired = true;
+                expired.push(c.spi_in);
+            } else if c.state == ChildState::Installed && c.rekey_at <= now {
+                // Once queued, it is not queued again until the rekey fails.
+                c.rekey_at = c.expire_at;
+                tasks.push(Task::RekeyChild(c.spi_in));
+            }
+        }
+        if !expired.is_empty() {
+            tasks.push(Task::DeleteChildren(expired));
+        }
+        tasks
+    }
 }
 
 /// Our CREATE_CHILD_SA request for a Child SA, with what its response needs.
@@ -85,14 +154,6 @@ pub(crate) struct ChildRequest {
     /// The peer rekeyed the same Child SA meanwhile (RFC 7296 §2.8.1): the inbound SPI of the
     /// SA that created and the lowest nonce of that exchange.
     pub(crate) collision: Option<(u32, Vec<u8>)>,
-}
-
-/// Our request in flight, with what its response needs.
-pub(crate) enum Exchange {
-    CreateChild(Box<ChildRequest>),
-    DeleteChildren(Vec<u32>),
-    Dpd,
-    RekeyIke(Box<super::rekey::IkeRekeyRequest>),
 }
 
 /// ESP keys from KEYMAT = prf+(SK_d, [g^ir (new)] | Ni | Nr): i->r encryption and integrity,
@@ -158,7 +219,7 @@ impl IkeSa {
             .then_some(UdpEncap { local_port: self.local.port(), remote_port: self.remote.port() });
         let lifetimes = self.child_lifetimes();
         let soft = jittered(ctx, lifetimes.soft);
-        self.children.push(ChildSa {
+        self.children.insert(ChildSa {
             spi_in: c.spi_in,
             spi_out: c.spi_out,
             mode: c.mode,
@@ -214,21 +275,30 @@ impl IkeSa {
 
     /// Whether our IKE SA rekey is in flight.
     pub(crate) fn rekeying_ike(&self) -> bool {
-        matches!(self.exchange, Some(Exchange::RekeyIke(_)))
+        self.tasks.rekeying_ike()
     }
 
     pub(crate) fn child_by_in(&mut self, spi_in: u32) -> Option<&mut ChildSa> {
-        self.children.iter_mut().find(|c| c.spi_in == spi_in)
+        self.children.by_in_mut(spi_in)
+    }
+
+    /// Whether a Child SA has inbound SPI `spi_in`.
+    pub(crate) fn has_child(&self, spi_in: u32) -> bool {
+        self.children.contains(spi_in)
+    }
+
+    /// The (inbound, outbound) SPIs of the Child SAs.
+    pub(crate) fn child_spis(&self) -> Vec<(u32, u32)> {
+        self.children.iter().map(|c| (c.spi_in, c.spi_out)).collect()
     }
 
     /// Forgets a Child SA and tells the host (`ChildSaDown`); a Child SA replaced by a rekey
     /// first has its successor take over outbound traffic (`ChildSaRekeyed`).
     pub(crate) fn child_down(&mut self, ctx: &mut Ctx<'_>, spi_in: u32, reason: ChildDownReason) {
-        let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) else { return };
-        let c = self.children.swap_remove(i);
+        let Some(c) = self.children.remove(spi_in) else { return };
         let reason = match c.state {
             ChildState::Rekeyed { new, switched } => {
-                if !switched && self.children.iter().any(|n| n.spi_in == new) {
+                if !switched && self.children.contains(new) {
                     let handle = self.handle;
                     ctx.events.push_back(Event::ChildSaRekeyed {
                         handle,
@@ -262,57 +332,34 @@ impl IkeSa {
 
     /// Queues a task unless the same is queued already.
     pub(crate) fn queue(&mut self, t: Task) {
-        if !self.tasks.contains(&t) {
-            self.tasks.push_back(t);
-        }
+        self.tasks.queue(t);
     }
 
     /// The Child SAs' and the IKE SA's own lifetime timers, and the liveness check.
     pub(crate) fn lifetime_timeout(&self) -> Option<Instant> {
-        // Only what will act: expired ones and ones being deleted wait for their Delete.
-        let c = self.children.iter().filter(|c| !c.expired).filter_map(|c| match c.state {
-            ChildState::Installed => Some(c.rekey_at.min(c.expire_at)),
-            ChildState::Deleting { .. } => None,
-            _ => Some(c.expire_at),
-        });
+        let c = self.children.next_timeout();
         // Queued work an IKE SA inherited from its predecessor starts at once.
-        let queued = (self.outstanding.is_none() && !self.tasks.is_empty()).then_some(self.last_heard);
-        let ike = [self.ike_rekey_at, self.ike_expire_at, self.dpd_at(), queued].into_iter().flatten();
-        c.chain(ike).min()
+        let queued =
+            (!self.window.in_flight() && self.tasks.has_queued()).then_some(self.timers.last_heard());
+        let ike = [self.timers.next_lifetime(), self.dpd_at(), queued].into_iter().flatten();
+        c.into_iter().chain(ike).min()
     }
 
     /// Runs due lifetime timers: rekeys at the soft lifetime, deletes at the hard one.
     pub(crate) fn run_lifetimes(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
-        let mut tasks = Vec::new();
-        let mut expired = Vec::new();
-        for c in self.children.iter_mut().filter(|c| !c.expired) {
-            if c.expire_at <= now && !matches!(c.state, ChildState::Deleting { .. }) {
-                c.expired = true;
-                expired.push(c.spi_in);
-            } else if c.state == ChildState::Installed && c.rekey_at <= now {
-                // Once queued, it is not queued again until the rekey fails.
-                c.rekey_at = c.expire_at;
-                tasks.push(Task::RekeyChild(c.spi_in));
-            }
-        }
-        if !expired.is_empty() {
-            tasks.push(Task::DeleteChildren(expired));
-        }
-        for t in tasks {
+        for t in self.children.due(now) {
             self.queue(t);
         }
-        if self.ike_expire_at.is_some_and(|t| t <= now) {
+        if self.timers.take_expiry_due(now) {
             // RFC 7296 §2.8: the hard lifetime passed without a successful rekey.
-            self.ike_expire_at = None;
             self.close_with(ctx, crate::event::DownReason::Expired);
             return;
         }
-        if self.ike_rekey_at.is_some_and(|t| t <= now) {
-            self.ike_rekey_at = None;
+        if self.timers.take_rekey_due(now) {
             self.queue(Task::RekeyIke);
         }
-        if self.dpd_at().is_some_and(|t| t <= now) && self.tasks.is_empty() {
+        if self.dpd_at().is_some_and(|t| t <= now) && !self.tasks.has_queued() {
             self.queue(Task::Dpd);
         }
     }
@@ -320,10 +367,10 @@ impl IkeSa {
     /// When a liveness check is due: `dpd_interval` after the last sign of life, if idle.
     pub(crate) fn dpd_at(&self) -> Option<Instant> {
         let interval = self.peer.as_ref()?.dpd_interval?;
-        if self.outstanding.is_some() || !self.tasks.is_empty() || self.state != State::Established {
+        if self.window.in_flight() || self.tasks.has_queued() || self.state != State::Established {
             return None;
         }
-        Some(self.last_heard + interval)
+        Some(self.timers.liveness_due_at(interval))
     }
 
     /// Host request: rekey the Child SA with inbound SPI `spi_in`.
@@ -338,8 +385,8 @@ impl IkeSa {
 
     /// Starts the next queued request when the window is free (RFC 7296 §2.3).
     pub(crate) fn drive(&mut self, ctx: &mut Ctx<'_>) {
-        while self.outstanding.is_none() && self.state == State::Established {
-            let Some(t) = self.tasks.pop_front() else { return };
+        while !self.window.in_flight() && self.state == State::Established {
+            let Some(t) = self.tasks.pop() else { return };
             self.start(ctx, t);
         }
     }
@@ -352,7 +399,7 @@ impl IkeSa {
             Task::DeleteChildren(spis) => self.request_delete_children(ctx, spis),
             Task::RekeyIke => self.request_ike_rekey(ctx),
             Task::Dpd => {
-                self.exchange = Some(Exchange::Dpd);
+                self.tasks.started(Exchange::Dpd);
                 self.send_request(ctx, ExchangeType::Informational, &[]);
             }
         }

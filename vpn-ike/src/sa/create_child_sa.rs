@@ -10,9 +10,10 @@ use vpn_core::crypto::kex::KeyExchange as Kex;
 use vpn_core::time::Duration;
 use vpn_core::ts::{covered_by, narrow, TrafficSelector};
 
-use super::child::{child_keys, ChildRequest, ChildState, Exchange, NewChild, Task};
+use super::child::{child_keys, ChildRequest, ChildState, NewChild};
 use super::ike_auth::selectors;
 use super::ike_sa_init::random_nonce;
+use super::tasks::{Exchange, Task};
 use super::{Ctx, IkeSa};
 use crate::config::Mode;
 use crate::event::{ChildDownReason, DownReason};
@@ -128,7 +129,7 @@ impl IkeSa {
         p.push(Payload::ts_i(TrafficSelectors::new(req.local_ts.iter().copied())));
         p.push(Payload::ts_r(TrafficSelectors::new(req.remote_ts.iter().copied())));
         self.send_request(ctx, ExchangeType::CreateChildSa, &p);
-        self.exchange = Some(Exchange::CreateChild(Box::new(req)));
+        self.tasks.started(Exchange::CreateChild(Box::new(req)));
     }
 
     /// A CREATE_CHILD_SA request: an IKE SA rekey when its SA payload is for IKE, else a Child SA.
@@ -154,12 +155,12 @@ impl IkeSa {
             return Err(err(NotifyType::InvalidSyntax));
         };
         // A cap on what an authenticated peer can make us hold (replaced SAs included).
-        if self.children.len() >= super::child::MAX_CHILD_SAS {
+        if self.children.is_full() {
             return Err(err(NotifyType::NoAdditionalSas));
         }
         // RFC 7296 §1.3.3: the REKEY_SA SPI is the peer's inbound SPI, our outbound.
         let old = match c.rekey {
-            Some(spi) => match self.children.iter().find(|x| x.spi_out == spi) {
+            Some(spi) => match self.children.by_out(spi) {
                 Some(x) if matches!(x.state, ChildState::Installed | ChildState::Rekeying) => Some(x.clone()),
                 // RFC 7296 §2.25: being deleted or replaced already.
                 Some(_) => return Err(err(NotifyType::TemporaryFailure)),
@@ -231,7 +232,7 @@ impl IkeSa {
         if let Some(o) = old {
             if o.state == ChildState::Rekeying {
                 // RFC 7296 §2.8.1: our rekey of the same SA is in flight; decide when it ends.
-                if let Some(Exchange::CreateChild(req)) = self.exchange.as_mut() {
+                if let Some(req) = self.tasks.child_request_mut() {
                     req.collision = Some((spi_in, lowest(ni, &nr).to_vec()));
                 }
             }
@@ -266,7 +267,7 @@ impl IkeSa {
                             x.state = ChildState::Deleting { redundant: true };
                         }
                         self.replaced(ctx, old, theirs, false);
-                        self.queue_front(Task::DeleteChildren(vec![spi_in]));
+                        self.tasks.queue_front(Task::DeleteChildren(vec![spi_in]));
                     }
                     Some((theirs, _)) => {
                         // Ours wins: the peer deletes its SA (theirs); we delete the old one.
@@ -274,11 +275,11 @@ impl IkeSa {
                             x.state = ChildState::Rekeyed { new: spi_in, switched: true };
                         }
                         self.replaced(ctx, old, spi_in, true);
-                        self.queue_front(Task::DeleteChildren(vec![old]));
+                        self.tasks.queue_front(Task::DeleteChildren(vec![old]));
                     }
                     None => {
                         self.replaced(ctx, old, spi_in, true);
-                        self.queue_front(Task::DeleteChildren(vec![old]));
+                        self.tasks.queue_front(Task::DeleteChildren(vec![old]));
                     }
                 }
             }
@@ -288,11 +289,6 @@ impl IkeSa {
                 self.child_failed(ctx, req, n, None)
             }
         }
-    }
-
-    fn queue_front(&mut self, t: Task) {
-        self.tasks.retain(|x| *x != t);
-        self.tasks.push_front(t);
     }
 
     fn accept_child_reply(

@@ -136,7 +136,7 @@ impl IkeSa {
 
     fn up_event(&mut self, ctx: &mut Ctx<'_>, remote_id: &Id) {
         self.remote_id = Some(remote_id.clone());
-        self.last_heard = ctx.now;
+        self.timers.heard(ctx.now);
         self.set_ike_lifetime(ctx);
         if let Some(suite) = self.suite {
             let connection = self.peer.as_ref().map(|p| p.connection).unwrap_or_default();
@@ -243,7 +243,7 @@ impl IkeSa {
         }
         self.send_response(ctx, ExchangeType::IkeAuth, mid, &out);
         self.state = State::Established;
-        self.half_open_deadline = None;
+        self.timers.disarm_half_open();
         self.initial_contact = a.initial_contact;
         self.up_event(ctx, id);
         if let Ok((suite, _, spi_in, spi_out, mode, tsi, tsr)) = child {

@@ -279,7 +279,7 @@ impl IkeSa {
                 self.move_to_natt();
             }
         }
-        self.outstanding = None;
+        self.window.take_outstanding();
         self.send_auth_request(ctx);
     }
 }
@@ -400,7 +400,7 @@ pub(crate) fn respond_init(
     sa.init = Some(Box::new(init));
     sa.cache_init_response(bytes);
     sa.state = State::InitReplied;
-    sa.half_open_deadline = Some(ctx.now + ctx.config.half_open_timeout);
+    sa.timers.arm_half_open(ctx.now + ctx.config.half_open_timeout);
     // RFC 7296 §2.23: the responder moves to 4500 when the initiator does (its IKE_AUTH arrives there).
     if let Some(mut nat) = nat {
         nat.local_behind_nat |= fake.is_some();

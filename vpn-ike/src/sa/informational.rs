@@ -3,7 +3,8 @@
 
 use alloc::vec::Vec;
 
-use super::child::{ChildState, Exchange};
+use super::child::ChildState;
+use super::tasks::Exchange;
 use super::{Ctx, IkeSa, State};
 use crate::event::{ChildDownReason, DownReason};
 use crate::message::{Delete, ExchangeType, Header, NotifyType, Payload, ProtocolId};
@@ -29,7 +30,7 @@ impl IkeSa {
                 _ => None,
             });
             for spi_out in esp.flat_map(|d| d.spis_u32()) {
-                let Some(c) = self.children.iter().find(|c| c.spi_out == spi_out) else { continue };
+                let Some(c) = self.children.by_out(spi_out) else { continue };
                 let (spi_in, state) = (c.spi_in, c.state);
                 if !matches!(state, ChildState::Deleting { .. }) {
                     ours.push(spi_in);
@@ -41,13 +42,11 @@ impl IkeSa {
             if ours.is_empty() { Vec::new() } else { alloc::vec![Payload::from(Delete::esp(&ours))] };
         self.send_response(ctx, ExchangeType::Informational, h.message_id, &reply);
         if delete_ike {
-            if let Some(Exchange::RekeyIke(req)) = self.exchange.as_mut() {
-                if let Some((theirs, _)) = req.collision.take() {
-                    // RFC 7296 §2.8.2: the peer's rekey won the collision and it deletes this
-                    // SA before our response came: its new IKE SA takes over; ours never starts.
-                    self.exchange = None;
-                    self.hand_over(ctx, *theirs);
-                }
+            if let Some((theirs, _)) = self.tasks.ike_rekey_mut().and_then(|req| req.collision.take()) {
+                // RFC 7296 §2.8.2: the peer's rekey won the collision and it deletes this
+                // SA before our response came: its new IKE SA takes over; ours never starts.
+                self.tasks.clear_in_flight();
+                self.hand_over(ctx, *theirs);
             }
         }
         if delete_ike {
@@ -81,13 +80,13 @@ impl IkeSa {
             return;
         }
         self.send_request(ctx, ExchangeType::Informational, &[Payload::from(Delete::esp(&list))]);
-        self.exchange = Some(Exchange::DeleteChildren(list));
+        self.tasks.started(Exchange::DeleteChildren(list));
     }
 
     /// The answer to our Delete of Child SAs: they are gone on both sides now.
     pub(super) fn on_delete_children_response(&mut self, ctx: &mut Ctx<'_>, spis: &[u32], _p: &[Payload]) {
         for &spi in spis {
-            let expired = self.children.iter().any(|c| c.spi_in == spi && c.expired);
+            let expired = self.children.by_in(spi).is_some_and(|c| c.expired);
             let reason = if expired { ChildDownReason::Expired } else { ChildDownReason::Deleted };
             self.child_down(ctx, spi, reason);
         }
@@ -103,8 +102,8 @@ impl IkeSa {
         match self.state {
             State::Established => {
                 self.state = State::Deleting(reason);
-                self.tasks.clear();
-                if self.outstanding.is_none() {
+                self.tasks.clear_queue();
+                if !self.window.in_flight() {
                     self.send_delete_ike(ctx);
                 }
             }
@@ -115,7 +114,7 @@ impl IkeSa {
 
     /// Sends INFORMATIONAL {D(IKE)}.
     pub(super) fn send_delete_ike(&mut self, ctx: &mut Ctx<'_>) {
-        self.exchange = None;
+        self.tasks.clear_in_flight();
         self.send_request(ctx, ExchangeType::Informational, &[Payload::from(Delete::ike())]);
     }
 }

@@ -7,9 +7,12 @@ mod ike_auth;
 mod ike_sa_init;
 mod informational;
 mod rekey;
+mod tasks;
+mod timers;
+mod window;
 
-pub(crate) use child::Task;
 pub(crate) use ike_sa_init::{respond_init, InitReply};
+pub(crate) use tasks::Task;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -91,16 +94,6 @@ pub(crate) struct InitData {
     pub(crate) fake_nat_source: Option<[u8; 20]>,
 }
 
-/// A request waiting for its response.
-struct Outstanding {
-    message_id: u32,
-    /// Its exchange type: a response must carry the same (RFC 7296 §2.3).
-    exchange: ExchangeType,
-    datagrams: Vec<Vec<u8>>,
-    sent: u32,
-    next_at: Instant,
-}
-
 /// Keys kept after the SK payload ciphers are set up.
 pub(crate) struct SaKeys {
     pub(crate) sk_d: SecretBytes,
@@ -113,48 +106,38 @@ pub(crate) struct SaKeys {
 /// One IKE SA.
 pub(crate) struct IkeSa {
     pub(crate) handle: IkeSaHandle,
-    pub(crate) initiator: bool,
+    initiator: bool,
     pub(crate) spi_i: u64,
     pub(crate) spi_r: u64,
-    pub(crate) local: SocketAddr,
-    pub(crate) remote: SocketAddr,
+    local: SocketAddr,
+    remote: SocketAddr,
     /// Moved to port 4500 with the non-ESP marker (RFC 7296 §2.23).
-    pub(crate) natt: bool,
-    pub(crate) nat: NatState,
-    pub(crate) state: State,
-    pub(crate) peer: Option<Arc<PeerConfig>>,
+    natt: bool,
+    nat: NatState,
+    state: State,
+    peer: Option<Arc<PeerConfig>>,
     pub(crate) suite: Option<IkeSuite>,
     pub(crate) keys: Option<SaKeys>,
-    pub(crate) sk: Option<SkCrypto>,
-    pub(crate) init: Option<Box<InitData>>,
-    pub(crate) next_request_id: u32,
-    pub(crate) expected_request_id: u32,
-    outstanding: Option<Outstanding>,
-    cached_response: Option<(u32, Vec<Vec<u8>>)>,
+    sk: Option<SkCrypto>,
+    init: Option<Box<InitData>>,
+    /// Message IDs, our request in flight and our cached response.
+    window: window::Window,
     reassembly: Reassembly,
-    pub(crate) peer_fragmentation: bool,
-    pub(crate) half_open_deadline: Option<Instant>,
-    /// When a lingering SA is finally dropped.
-    linger_until: Option<Instant>,
+    peer_fragmentation: bool,
     /// The endpoint's index key (initiator address, SPIi) of a responder SA.
     pub(crate) init_key: Option<(SocketAddr, u64)>,
     /// The endpoint's INITIAL_CONTACT index key once authenticated.
     pub(crate) id_key: Option<crate::endpoint::IdKey>,
     /// The peer's authenticated identity.
-    pub(crate) remote_id: Option<crate::message::Id>,
+    remote_id: Option<crate::message::Id>,
     /// The peer sent INITIAL_CONTACT (RFC 7296 §2.4).
     pub(crate) initial_contact: bool,
     /// Our Child SAs.
-    pub(crate) children: Vec<child::ChildSa>,
-    /// Requests waiting for the window.
-    pub(crate) tasks: VecDeque<child::Task>,
-    /// What our request in flight is about (`None`: IKE_SA_INIT, IKE_AUTH or a Delete of the IKE SA).
-    pub(crate) exchange: Option<child::Exchange>,
-    /// The last authentic message from the peer, or inbound ESP the host reported.
-    pub(crate) last_heard: Instant,
-    /// When the IKE SA is rekeyed (soft lifetime with jitter) and deleted (hard lifetime).
-    pub(crate) ike_rekey_at: Option<Instant>,
-    pub(crate) ike_expire_at: Option<Instant>,
+    children: child::ChildTable,
+    /// Requests waiting for the window, and what the one in flight is about.
+    tasks: tasks::TaskQueue,
+    /// Lifetimes, liveness, the half-open limit and lingering.
+    timers: timers::Timers,
 }
 
 /// Where a datagram came from and arrived at.
@@ -199,39 +182,31 @@ impl IkeSa {
             keys: None,
             sk: None,
             init: None,
-            next_request_id: 0,
-            expected_request_id: 0,
-            outstanding: None,
-            cached_response: None,
+            window: window::Window::default(),
             reassembly: Reassembly::default(),
             peer_fragmentation: false,
-            half_open_deadline: None,
-            linger_until: None,
             init_key: None,
             id_key: None,
             remote_id: None,
             initial_contact: false,
-            children: Vec::new(),
-            tasks: VecDeque::new(),
-            exchange: None,
-            last_heard: Instant::from_nanos(0),
-            ike_rekey_at: None,
-            ike_expire_at: None,
+            children: child::ChildTable::default(),
+            tasks: tasks::TaskQueue::default(),
+            timers: timers::Timers::default(),
         }
     }
 
     /// The next instant this SA wants `handle_timeout`.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
         if self.state == State::Lingering {
-            return self.linger_until;
+            return self.timers.linger_until();
         }
-        let r = self.outstanding.as_ref().map(|o| o.next_at);
+        let r = self.window.next_timeout();
         let life = match self.state {
             State::Established => self.lifetime_timeout(),
-            State::Rekeyed => self.ike_expire_at,
+            State::Rekeyed => self.timers.expire_at(),
             _ => None,
         };
-        [r, self.half_open_deadline, life].into_iter().flatten().min()
+        [r, self.timers.half_open_deadline(), life].into_iter().flatten().min()
     }
 
     /// The peer's identity once the SA is authenticated.
@@ -274,8 +249,8 @@ impl IkeSa {
             suite: self.suite,
             local_id: self.peer.as_ref().map(|p| p.local_id.clone()),
             remote_id: self.remote_id.as_ref().map(|i| i.identity.clone()),
-            rekey_at: self.ike_rekey_at,
-            expire_at: self.ike_expire_at,
+            rekey_at: self.timers.rekey_at(),
+            expire_at: self.timers.expire_at(),
             children: self.child_snapshots(),
         }
     }
@@ -293,6 +268,11 @@ impl IkeSa {
         self.remote = remote;
         ctx.events.push_back(Event::PathChanged { handle: self.handle, local: self.local, remote });
         true
+    }
+
+    /// The host saw authentic inbound ESP at `now`; false when that is not news.
+    pub(crate) fn heard_traffic(&mut self, now: Instant) -> bool {
+        self.timers.heard_traffic(now)
     }
 
     pub(crate) fn is_established(&self) -> bool {
@@ -313,11 +293,10 @@ impl IkeSa {
             ctx.events.push_back(Event::IkeSaDown { handle: self.handle, reason });
         }
         self.state = State::Dead;
-        self.outstanding = None;
+        self.window.take_outstanding();
         self.init = None;
         self.children.clear();
         self.tasks.clear();
-        self.exchange = None;
     }
 
     /// Ends the SA after answering a request with an error: the host is told now, and the SA
@@ -327,9 +306,8 @@ impl IkeSa {
     pub(crate) fn down_lingering(&mut self, ctx: &mut Ctx<'_>, reason: DownReason) {
         self.down(ctx, reason);
         self.state = State::Lingering;
-        self.half_open_deadline = None;
         self.shed_keys();
-        self.linger_until = Some(ctx.now + ctx.config.retransmit.total());
+        self.timers.linger(ctx.now + ctx.config.retransmit.total());
     }
 
     /// Key material nobody needs once the SA only repeats a cached answer.
@@ -395,36 +373,30 @@ impl IkeSa {
 
     /// Sends a new request and arms retransmission.
     pub(crate) fn send_request(&mut self, ctx: &mut Ctx<'_>, exchange: ExchangeType, payloads: &[Payload]) {
-        let id = self.next_request_id;
-        let header = self.header(exchange, id, false);
+        let header = self.header(exchange, self.window.next_request_id(), false);
         let Some(datagrams) = self.build(ctx, &header, payloads) else {
             return self.down(ctx, DownReason::Internal);
         };
-        self.next_request_id = id.wrapping_add(1);
         for d in &datagrams {
             self.emit(ctx, d.clone());
         }
         let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
-        self.outstanding = Some(Outstanding { message_id: id, exchange, datagrams, sent: 1, next_at });
+        self.window.sent_request(exchange, datagrams, next_at);
     }
 
     /// Replaces the outstanding request's bytes (a changed IKE_SA_INIT retry) and sends them.
     pub(crate) fn resend_request_as(&mut self, ctx: &mut Ctx<'_>, datagram: Vec<u8>) {
         self.emit(ctx, datagram.clone());
         let next_at = ctx.now + ctx.config.retransmit.timeout_after(0);
-        let message_id = self.next_request_id.wrapping_sub(1);
-        let exchange = self.outstanding.as_ref().map_or(ExchangeType::IkeSaInit, |o| o.exchange);
-        self.outstanding =
-            Some(Outstanding { message_id, exchange, datagrams: alloc::vec![datagram], sent: 1, next_at });
+        self.window.replace_request(datagram, next_at);
     }
 
     /// Sends a one-shot request that is not retransmitted (an error notification after which
     /// the SA ends, RFC 7296 §2.21.2).
     pub(crate) fn send_oneshot(&mut self, ctx: &mut Ctx<'_>, exchange: ExchangeType, payloads: &[Payload]) {
-        let id = self.next_request_id;
-        let header = self.header(exchange, id, false);
+        let header = self.header(exchange, self.window.next_request_id(), false);
         if let Some(datagrams) = self.build(ctx, &header, payloads) {
-            self.next_request_id = id.wrapping_add(1);
+            self.window.sent_oneshot();
             for d in datagrams {
                 self.emit(ctx, d);
             }
@@ -444,14 +416,12 @@ impl IkeSa {
         for d in &datagrams {
             self.emit(ctx, d.clone());
         }
-        self.expected_request_id = message_id.wrapping_add(1);
-        self.cached_response = Some((message_id, datagrams));
+        self.window.cache_response(message_id, datagrams);
     }
 
     /// Stores an IKE_SA_INIT response sent by the endpoint for retransmission.
     pub(crate) fn cache_init_response(&mut self, datagram: Vec<u8>) {
-        self.expected_request_id = 1;
-        self.cached_response = Some((0, alloc::vec![datagram]));
+        self.window.cache_response(0, alloc::vec![datagram]);
     }
 
     /// Runs the timers due at `ctx.now`: half-open expiry, request retransmission (RFC 7296
@@ -461,7 +431,7 @@ impl IkeSa {
         match self.state {
             State::Established => self.run_lifetimes(ctx),
             // A rekeyed SA the peer never deleted.
-            State::Rekeyed if self.ike_expire_at.is_some_and(|t| t <= ctx.now) => self.state = State::Dead,
+            State::Rekeyed if self.timers.is_expired(ctx.now) => self.state = State::Dead,
             _ => {}
         }
         self.drive(ctx);
@@ -469,34 +439,28 @@ impl IkeSa {
 
     fn retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if self.state == State::Lingering {
-            if self.linger_until.is_some_and(|t| t <= ctx.now) {
+            if self.timers.linger_over(ctx.now) {
                 self.state = State::Dead;
             }
             return;
         }
-        if self.half_open_deadline.is_some_and(|d| d <= ctx.now) {
-            self.half_open_deadline = None;
-            if self.state == State::InitReplied {
-                return self.down(ctx, DownReason::HalfOpenTimeout);
+        if self.timers.take_half_open_due(ctx.now) && self.state == State::InitReplied {
+            return self.down(ctx, DownReason::HalfOpenTimeout);
+        }
+        match self.window.due(ctx.now, &ctx.config.retransmit) {
+            None => {}
+            Some(window::Retransmit::GiveUp) => {
+                let reason = match self.state {
+                    State::Deleting(r) => r,
+                    _ => DownReason::Timeout,
+                };
+                self.down(ctx, reason);
             }
-        }
-        let (tries, now) = (ctx.config.retransmit.tries, ctx.now);
-        let Some(o) = self.outstanding.as_mut() else { return };
-        if o.next_at > now {
-            return;
-        }
-        if o.sent > tries {
-            let reason = match self.state {
-                State::Deleting(r) => r,
-                _ => DownReason::Timeout,
-            };
-            return self.down(ctx, reason);
-        }
-        o.next_at = now + ctx.config.retransmit.timeout_after(o.sent);
-        o.sent += 1;
-        let datagrams = o.datagrams.clone();
-        for d in datagrams {
-            self.emit(ctx, d);
+            Some(window::Retransmit::Resend(datagrams)) => {
+                for d in datagrams {
+                    self.emit(ctx, d);
+                }
+            }
         }
     }
 
@@ -513,27 +477,26 @@ impl IkeSa {
             return;
         }
         if header.flags.response() {
-            let waited = self.outstanding.as_ref().map(|o| (o.message_id, o.exchange));
-            if waited != Some((header.message_id, header.exchange_type)) {
+            if !self.window.response_matches(header.message_id, header.exchange_type) {
                 return; // not the response we wait for (RFC 7296 §2.3)
             }
             match (self.state, header.exchange_type) {
                 (State::InitSent, ExchangeType::IkeSaInit) => self.initiator_on_init_response(ctx, datagram),
                 (State::AuthSent, ExchangeType::IkeAuth) => {
                     if let Some(p) = self.open(ctx, header, datagram) {
-                        self.outstanding = None;
+                        self.window.take_outstanding();
                         self.initiator_on_auth_response(ctx, remote, p);
                     }
                 }
                 (State::Established | State::Deleting(_) | State::Rekeyed, _) => {
                     if let Some(p) = self.open(ctx, header, datagram) {
-                        self.outstanding = None;
-                        self.last_heard = ctx.now;
-                        match self.exchange.take() {
+                        self.window.take_outstanding();
+                        self.timers.heard(ctx.now);
+                        match self.tasks.take_in_flight() {
                             Some(x) => {
                                 self.on_response(ctx, x, &p);
                                 // A close that waited for the window.
-                                if matches!(self.state, State::Deleting(_)) && self.outstanding.is_none() {
+                                if matches!(self.state, State::Deleting(_)) && !self.window.in_flight() {
                                     self.send_delete_ike(ctx);
                                 }
                             }
@@ -548,18 +511,16 @@ impl IkeSa {
         }
         // A retransmitted request gets the cached response (RFC 7296 §2.1); for fragmented
         // requests only fragment 1 triggers it (RFC 7383 §2.6.1).
-        if let Some((id, datagrams)) = &self.cached_response {
-            if *id == header.message_id {
-                if is_first_fragment_or_whole(datagram) {
-                    let ds = datagrams.clone();
-                    for d in ds {
-                        self.emit(ctx, d);
-                    }
+        if let Some(datagrams) = self.window.retransmitted(header.message_id) {
+            if is_first_fragment_or_whole(datagram) {
+                let ds = datagrams.to_vec();
+                for d in ds {
+                    self.emit(ctx, d);
                 }
-                return;
             }
+            return;
         }
-        if header.message_id != self.expected_request_id || self.sk.is_none() {
+        if !self.window.is_expected(header.message_id) || self.sk.is_none() {
             return;
         }
         let Some(payloads) = self.open(ctx, header, datagram) else { return };
@@ -577,7 +538,7 @@ impl IkeSa {
                 });
             }
         }
-        self.last_heard = ctx.now;
+        self.timers.heard(ctx.now);
         match (self.state, header.exchange_type) {
             (State::InitReplied, ExchangeType::IkeAuth) => {
                 self.responder_on_auth(ctx, remote, header, payloads)

@@ -9,9 +9,10 @@ use vpn_core::alg::KeGroup;
 use vpn_core::crypto::kex::KeyExchange as Kex;
 use vpn_core::time::Duration;
 
-use super::child::{jittered, Exchange, Task};
+use super::child::jittered;
 use super::create_child_sa::{parse, ChildPayloads};
 use super::ike_sa_init::random_nonce;
+use super::tasks::Exchange;
 use super::{Ctx, IkeSa, SaKeys, State};
 use crate::event::{DownReason, Event, IkeSaHandle};
 use crate::keys::sk::SkCrypto;
@@ -61,7 +62,7 @@ impl IkeSa {
             Payload::from(KeyExchange::new(req.kex.group(), req.kex.public_value().to_vec())),
         ];
         self.send_request(ctx, ExchangeType::CreateChildSa, &p);
-        self.exchange = Some(Exchange::RekeyIke(Box::new(req)));
+        self.tasks.started(Exchange::RekeyIke(Box::new(req)));
     }
 
     /// The new IKE SA from a rekey: keys from the old SK_d (RFC 7296 §2.18), our role and SPIs.
@@ -106,7 +107,7 @@ impl IkeSa {
         sa.suite = Some(suite);
         sa.peer_fragmentation = self.peer_fragmentation;
         sa.remote_id = self.remote_id.clone();
-        sa.last_heard = ctx.now;
+        sa.timers.heard(ctx.now);
         sa.set_ike_lifetime(ctx);
         Some(sa)
     }
@@ -114,20 +115,19 @@ impl IkeSa {
     /// Arms the IKE SA's rekey (soft lifetime with jitter) and delete (hard lifetime) timers.
     pub(crate) fn set_ike_lifetime(&mut self, ctx: &mut Ctx<'_>) {
         let Some(l) = self.peer.as_ref().map(|p| p.ike_lifetimes) else { return };
-        self.ike_rekey_at = Some(ctx.now + jittered(ctx, l.soft));
-        self.ike_expire_at = Some(ctx.now + l.hard);
+        let rekey_at = ctx.now + jittered(ctx, l.soft);
+        self.timers.set_lifetime(rekey_at, ctx.now + l.hard);
     }
 
     /// Hands the Child SAs to `new`, tells the host, and leaves this SA to the Delete exchange.
     pub(super) fn hand_over(&mut self, ctx: &mut Ctx<'_>, mut new: IkeSa) {
         new.children = core::mem::take(&mut self.children);
         // Queued Child SA work (a Delete after a Child SA rekey, say) continues there.
-        new.tasks = core::mem::take(&mut self.tasks);
-        new.tasks.retain(|t| !matches!(t, Task::RekeyIke | Task::Dpd));
+        new.tasks.inherit(&mut self.tasks);
         ctx.events.push_back(Event::IkeSaRekeyed { old: self.handle, new: new.handle });
         self.state = State::Rekeyed;
         // Kept until the peer deletes it, or as long as that may take.
-        self.ike_expire_at = Some(ctx.now + ctx.config.retransmit.total());
+        self.timers.keep_until(ctx.now + ctx.config.retransmit.total());
         ctx.spawned.push(new);
     }
 
@@ -139,7 +139,7 @@ impl IkeSa {
     ) -> Result<Vec<Payload>, (NotifyType, Option<KeGroup>)> {
         let err = |n: NotifyType| (n, None);
         // RFC 7296 §2.25: not while one of our Child SA exchanges is in flight.
-        if matches!(self.exchange, Some(Exchange::CreateChild(_) | Exchange::DeleteChildren(_))) {
+        if self.tasks.child_exchange_in_flight() {
             return Err(err(NotifyType::TemporaryFailure));
         }
         let (Some(sa), Some(ni), Some(ke), Some(peer)) = (c.sa, c.nonce, c.ke, self.peer.clone()) else {
@@ -173,10 +173,10 @@ impl IkeSa {
             Payload::from(KeyExchange::new(suite.ke, kex.public_value().to_vec())),
         ];
         let lowest = if ni <= nr.as_slice() { ni.to_vec() } else { nr };
-        match self.exchange.as_mut() {
+        match self.tasks.ike_rekey_mut() {
             // RFC 7296 §2.8.2: our own rekey is in flight; its response decides.
-            Some(Exchange::RekeyIke(req)) => req.collision = Some((Box::new(new), lowest)),
-            _ => self.hand_over(ctx, new),
+            Some(req) => req.collision = Some((Box::new(new), lowest)),
+            None => self.hand_over(ctx, new),
         }
         Ok(out)
     }
@@ -208,7 +208,7 @@ impl IkeSa {
                 }
                 // Refused (TEMPORARY_FAILURE after a collision, RFC 7296 §2.25): try later.
                 let wait = Duration::from_secs(2 + ctx.rng.next_u64() % 8);
-                self.ike_rekey_at = Some(ctx.now + wait);
+                self.timers.retry_rekey_at(ctx.now + wait);
                 return;
             }
         };
@@ -219,7 +219,7 @@ impl IkeSa {
             Some((theirs, their_min)) if nonce_min < their_min => {
                 let mut ours = ours;
                 ours.state = State::Rekeyed;
-                ours.ike_expire_at = Some(ctx.now + ctx.config.retransmit.total());
+                ours.timers.keep_until(ctx.now + ctx.config.retransmit.total());
                 ours.send_delete_ike(ctx);
                 ctx.spawned.push(ours);
                 self.hand_over(ctx, *theirs);
@@ -227,7 +227,7 @@ impl IkeSa {
             Some((mut theirs, _)) => {
                 // The peer deletes its redundant SA; keep it quiet until then.
                 theirs.state = State::Rekeyed;
-                theirs.ike_expire_at = Some(ctx.now + ctx.config.retransmit.total());
+                theirs.timers.keep_until(ctx.now + ctx.config.retransmit.total());
                 ctx.spawned.push(*theirs);
                 self.hand_over(ctx, ours);
                 self.send_delete_ike(ctx);
