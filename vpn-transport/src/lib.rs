@@ -68,7 +68,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(feature = "driver")]
+#[cfg(feature = "binding")]
 pub mod binding;
 pub mod buf;
 #[cfg(feature = "driver")]
@@ -89,7 +89,7 @@ pub mod tun;
 #[cfg(feature = "udp")]
 pub mod udp;
 
-#[cfg(feature = "driver")]
+#[cfg(feature = "binding")]
 pub use binding::SaBinding;
 pub use buf::PacketBatch;
 
