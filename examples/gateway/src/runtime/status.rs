@@ -1,0 +1,82 @@
+//! The running gateway's status report: each configured connection as the supervisor and its
+//! SAs say it is, and every IKE and Child SA from the endpoint and the binding
+//! ([`crate::report`]).
+
+use std::time::Instant;
+
+use vpn_ike::event::IkeSaHandle;
+
+use super::{supervisor, Gateway};
+
+impl Gateway {
+    /// The status report: every connection with its state, and every IKE and Child SA.
+    pub fn status(&self) -> crate::status::StatusReport {
+        use crate::status::{ConnectionState, ConnectionStatus, IkeSaState, StatusReport, SCHEMA_VERSION};
+        use supervisor::ConnState;
+        let name = |h: IkeSaHandle| self.connection_of(h).map(|c| c.name.clone());
+        let labels = crate::report::Labels { name: &name, ids: &self.ids, established: &self.established };
+        let ike_sas = crate::report::ike_sas(&self.driver, &labels);
+        let now = Instant::now();
+        let connections = self
+            .config
+            .connections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let st = self.supervisor.status(&c.name);
+                let mine: Vec<_> =
+                    ike_sas.iter().filter(|s| self.owner.get(&self.handle_by_spis(s)) == Some(&i)).collect();
+                let rekeying = mine.iter().any(|s| {
+                    s.state == IkeSaState::Rekeying
+                        || s.children.iter().any(|ch| ch.state == crate::status::ChildSaState::Rekeying)
+                });
+                let deleting = !mine.is_empty() && mine.iter().all(|s| s.state == IkeSaState::Deleting);
+                let state = match st.as_ref().map(|s| s.state) {
+                    _ if deleting => ConnectionState::Deleting,
+                    Some(ConnState::Established) if rekeying => ConnectionState::Rekeying,
+                    Some(ConnState::Established) => ConnectionState::Established,
+                    Some(ConnState::Connecting) => ConnectionState::Connecting,
+                    Some(ConnState::Scheduled) => ConnectionState::Scheduled,
+                    Some(ConnState::Down) => ConnectionState::Down,
+                    Some(ConnState::Waiting) | None => ConnectionState::Waiting,
+                };
+                let iface = c.interface.clone().unwrap_or_else(|| self.config.gateway.tun.clone());
+                ConnectionStatus {
+                    name: c.name.clone(),
+                    kind: c.kind.to_string(),
+                    routing: c.routing.to_string(),
+                    interface: iface,
+                    mode: c.mode.to_string(),
+                    state,
+                    attempt: st.as_ref().map_or(0, |s| s.attempt),
+                    next_retry_in: st
+                        .as_ref()
+                        .and_then(|s| s.next_retry)
+                        .map(|t| t.saturating_duration_since(now).as_secs()),
+                    last_error: st.as_ref().and_then(|s| s.last_error.clone()),
+                    established_for: st
+                        .as_ref()
+                        .and_then(|s| s.established_since)
+                        .map(|t| now.saturating_duration_since(t).as_secs()),
+                    ike_sas: mine.len(),
+                    child_sas: mine.iter().map(|s| s.children.len()).sum(),
+                }
+            })
+            .collect();
+        StatusReport {
+            version: SCHEMA_VERSION,
+            gateway: self.config.gateway.name.clone(),
+            connections,
+            ike_sas,
+        }
+    }
+
+    /// Our handle of an IKE SA from its SPIs in a status entry (our SPI is the handle).
+    fn handle_by_spis(&self, s: &crate::status::IkeSaStatus) -> IkeSaHandle {
+        if s.initiator {
+            IkeSaHandle(s.spi_i)
+        } else {
+            IkeSaHandle(s.spi_r)
+        }
+    }
+}
