@@ -177,38 +177,12 @@ impl Walker<'_> {
         };
         let retransmit_timeout =
             self.duration(&f, "retransmit_timeout", "gateway.", Some(DEFAULT_RETRANSMIT_TIMEOUT));
-        let retransmit_tries = match f.get("retransmit_tries") {
-            None => Some(DEFAULT_RETRANSMIT_TRIES),
-            Some(v) => match v.get_ref() {
-                DeValue::Integer(i) => match i.as_str().parse::<u32>() {
-                    Ok(n) if i.radix() == 10 && (1..=20).contains(&n) => Some(n),
-                    _ => {
-                        self.d.span(&v.span(), "gateway.retransmit_tries", "expected a number from 1 to 20");
-                        None
-                    }
-                },
-                other => {
-                    self.type_error(v, "gateway.retransmit_tries", "a number from 1 to 20", other);
-                    None
-                }
-            },
-        };
-        let max_connecting = match f.get("max_connecting") {
-            None => Some(DEFAULT_MAX_CONNECTING),
-            Some(v) => match v.get_ref() {
-                DeValue::Integer(i) => match i.as_str().parse::<usize>() {
-                    Ok(n) if i.radix() == 10 && (1..=10_000).contains(&n) => Some(n),
-                    _ => {
-                        self.d.span(&v.span(), "gateway.max_connecting", "expected a number from 1 to 10000");
-                        None
-                    }
-                },
-                other => {
-                    self.type_error(v, "gateway.max_connecting", "a number from 1 to 10000", other);
-                    None
-                }
-            },
-        };
+        let retransmit_tries = self
+            .number(&f, "retransmit_tries", "gateway.", 1..=20, u64::from(DEFAULT_RETRANSMIT_TRIES))
+            .and_then(|n| u32::try_from(n).ok());
+        let max_connecting = self
+            .number(&f, "max_connecting", "gateway.", 1..=10_000, DEFAULT_MAX_CONNECTING as u64)
+            .and_then(|n| usize::try_from(n).ok());
         Some(Gateway {
             max_connecting: max_connecting?,
             name: name?,
@@ -592,6 +566,33 @@ impl Walker<'_> {
         match self.d.source(&s.span) {
             Some(src) if src.len() == s.s.len() + 2 && &src[1..src.len() - 1] == s.s => s.span.start + 1 + i,
             _ => s.span.start,
+        }
+    }
+
+    /// A whole number in `range` (decimal), or `default` when absent.
+    fn number(
+        &mut self,
+        f: &HashMap<&str, &Val<'_>>,
+        key: &str,
+        prefix: &str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+    ) -> Option<u64> {
+        let path = format!("{prefix}{key}");
+        let expected = format!("a number from {} to {}", range.start(), range.end());
+        let Some(v) = f.get(key) else { return Some(default) };
+        match v.get_ref() {
+            DeValue::Integer(i) => match i.as_str().parse::<u64>() {
+                Ok(n) if i.radix() == 10 && range.contains(&n) => Some(n),
+                _ => {
+                    self.d.span(&v.span(), path, format!("expected {expected}"));
+                    None
+                }
+            },
+            other => {
+                self.type_error(v, &path, &expected, other);
+                None
+            }
         }
     }
 
