@@ -234,7 +234,7 @@ fn rekeys_crossing_a_close() {
         settle(&mut sim);
         for n in 0..2 {
             assert_eq!(sim.nodes[n].ep.sa_count(), 0, "seed {seed} node {n}: {:#?}", sim.nodes[n].events);
-            assert!(sim.nodes[n].sad.pairs.is_empty(), "seed {seed} node {n}");
+            assert!(installed_pairs(&sim.nodes[n].sad).is_empty(), "seed {seed} node {n}");
             assert_eq!(sim.downs(n).len(), 1, "seed {seed} node {n}: {:?}", sim.nodes[n].events);
         }
         assert_eq!(sim.downs(b), vec![DownReason::Closed], "seed {seed}");
@@ -295,7 +295,7 @@ fn simultaneous_closes() {
         for n in 0..2 {
             assert_eq!(sim.downs(n).len(), 1, "seed {seed}");
             assert_eq!(sim.nodes[n].ep.sa_count(), 0);
-            assert!(sim.nodes[n].sad.pairs.is_empty());
+            assert!(installed_pairs(&sim.nodes[n].sad).is_empty());
         }
     }
 }

@@ -231,7 +231,9 @@ fn close_from_either_side_removes_everything() {
         assert_eq!(sim.downs(node), vec![DownReason::Closed]);
         assert_eq!(sim.downs(1 - node), vec![DownReason::DeletedByPeer]);
         assert_eq!(sim.nodes[0].ep.sa_count() + sim.nodes[1].ep.sa_count(), 0);
-        assert!(sim.nodes[0].sad.pairs.is_empty() && sim.nodes[1].sad.pairs.is_empty());
+        assert!(
+            installed_pairs(&sim.nodes[0].sad).is_empty() && installed_pairs(&sim.nodes[1].sad).is_empty()
+        );
     }
 }
 
@@ -268,7 +270,7 @@ fn a_silent_peer_is_declared_dead() {
     let limit = Duration::from_secs(31) + vpn_ike::RetransmitConfig::default().total();
     sim.run(limit);
     assert_eq!(sim.downs(0), vec![DownReason::Timeout]);
-    assert!(sim.nodes[0].sad.pairs.is_empty());
+    assert!(installed_pairs(&sim.nodes[0].sad).is_empty());
     assert_eq!(sim.nodes[0].ep.sa_count(), 0);
 }
 
@@ -323,7 +325,7 @@ fn a_day_of_rekeys_over_a_lossy_link() {
         sim.run(day / 24);
         for n in 0..2 {
             assert!(sim.downs(n).is_empty(), "node {n}: {:?}", sim.downs(n));
-            assert_eq!(sim.nodes[n].sad.policies.len(), 1, "node {n}");
+            assert_eq!(sending(&sim.nodes[n].sad).len(), 1, "node {n}");
         }
     }
     assert_no_gaps(&sim);
@@ -345,11 +347,11 @@ fn peer_restart_with_initial_contact_removes_stale_sas() {
     sim.gap_check = false;
     sim.nodes[0].ep.create_child(sim.now, hi);
     sim.run(Duration::from_secs(10));
-    assert_eq!(sim.nodes[1].sad.pairs.len(), 2);
+    assert_eq!(installed_pairs(&sim.nodes[1].sad).len(), 2);
     // Node 0 restarts: a new endpoint with nothing installed.
     let config = vpn_ike::EndpointConfig { local_addr: addr(A), ..Default::default() };
     sim.nodes[0].ep = vpn_ike::Endpoint::new(config, rand_chacha::ChaCha20Rng::seed_from_u64(81));
-    sim.nodes[0].sad = SadModel::default();
+    sim.nodes[0].sad = host_binding();
     sim.nodes[0].events.clear();
     let (i, _) = psk_pair(b"k", b"k");
     assert!(i.initial_contact);
@@ -357,7 +359,7 @@ fn peer_restart_with_initial_contact_removes_stale_sas() {
     sim.run(Duration::from_secs(10));
     assert_eq!(sim.downs(1), vec![DownReason::Replaced]);
     assert_eq!(sim.nodes[1].ep.handles().count(), 1);
-    assert_eq!(sim.nodes[1].sad.pairs.len(), 1);
+    assert_eq!(installed_pairs(&sim.nodes[1].sad).len(), 1);
     sim.assert_sas_consistent();
 }
 

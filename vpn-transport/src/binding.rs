@@ -48,6 +48,9 @@ pub struct BindingConfig {
     pub soft_bytes: Option<u64>,
     /// Rekey a Child SA once either of its ESP SAs carried this many packets.
     pub soft_packets: Option<u64>,
+    /// The host can send and receive plain ESP (IP protocol 50, raw sockets). Off (the UDP
+    /// transports here): a Child SA without UDP encapsulation is refused.
+    pub raw_esp: bool,
 }
 
 impl Default for BindingConfig {
@@ -57,6 +60,7 @@ impl Default for BindingConfig {
             replay_window: 1024,
             soft_bytes: None,
             soft_packets: None,
+            raw_esp: false,
         }
     }
 }
@@ -448,21 +452,33 @@ impl SaBinding {
         };
         // ESP travels to the peer's NAT-T port (RFC 3948); without UDP encapsulation it would
         // need raw ESP sockets, which the transports here do not open.
-        let Some(u) = info.udp_encap else {
-            return self.events.push_back(refused(
-                "ESP without UDP encapsulation needs raw ESP sockets, which this transport lacks \
-                 (set EndpointConfig::force_udp_encap)"
-                    .into(),
-            ));
+        let remote = match info.udp_encap {
+            Some(u) => SocketAddr::new(info.remote_addr.ip(), u.remote_port),
+            // Plain ESP has no port (RFC 4303); only a host with raw ESP sockets sends it.
+            None if self.config.raw_esp => SocketAddr::new(info.remote_addr.ip(), 0),
+            None => {
+                return self.events.push_back(refused(
+                    "ESP without UDP encapsulation needs raw ESP sockets, which this transport lacks \
+                     (set EndpointConfig::force_udp_encap)"
+                        .into(),
+                ))
+            }
         };
-        let remote = SocketAddr::new(info.remote_addr.ip(), u.remote_port);
         let (connection, interface) = match self.ikes.get(&info.handle) {
             Some(i) => (i.connection, i.interface),
             None => (info.connection, self.interface_of(info.connection)),
         };
         // A rekey's successor shares its predecessor's policy, which keeps sending on the old
         // SA until `ChildSaRekeyed` (make-before-break); anything else gets a policy now.
-        let inherited = info.rekey_of.and_then(|old| self.children.get(&old)).map(|c| c.tag);
+        let inherited = info.rekey_of.and_then(|old| {
+            let lineage = |c: &&BoundChild| {
+                c.handle == info.handle && c.local_ts == info.local_ts && c.remote_ts == info.remote_ts
+            };
+            // Its predecessor may be gone already (the peer deleted it while the rekeys
+            // collided, RFC 7296 §2.8.1): it then joins the Child SA that replaced it, which
+            // carries the same traffic.
+            self.children.get(&old).or_else(|| self.children.values().find(lineage)).map(|c| c.tag)
+        });
         let tag = match inherited {
             Some(t) => t,
             None => {

@@ -111,6 +111,7 @@ impl<R: CryptoRngCore> Driver<R> {
             replay_window: config.replay_window,
             soft_bytes: config.soft_bytes,
             soft_packets: config.soft_packets,
+            raw_esp: false,
         });
         Driver {
             endpoint,

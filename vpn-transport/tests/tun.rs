@@ -142,8 +142,14 @@ fn packets_cross_the_kernel_both_ways_here() {
     }
 
     drop(tun);
-    let gone = Command::new("ip").args(["link", "show", "dev", &name]).output().unwrap();
-    assert!(!gone.status.success(), "{name} still exists after drop");
+    // The kernel removes the device when its last descriptor closes; give it a moment.
+    let exists =
+        || Command::new("ip").args(["link", "show", "dev", &name]).output().unwrap().status.success();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!exists(), "{name} still exists after drop");
 }
 
 /// A GSO run whose segments exceed the device MTU is refused by the kernel (EINVAL); the
@@ -313,6 +319,12 @@ fn links_addresses_and_routes_take_effect_here() {
     assert_eq!(e.to_string(), format!("adding route 10.2.0.0/24 via {name}: Invalid argument (os error 22)"));
 
     drop(tun);
-    let gone = Command::new("ip").args(["link", "show", "dev", &name]).output().unwrap();
-    assert!(!gone.status.success(), "{name} still exists after drop");
+    // The kernel removes the device when its last descriptor closes; give it a moment.
+    let exists =
+        || Command::new("ip").args(["link", "show", "dev", &name]).output().unwrap().status.success();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!exists(), "{name} still exists after drop");
 }

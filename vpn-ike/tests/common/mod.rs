@@ -12,6 +12,8 @@ use rand_chacha::ChaCha20Rng;
 use vpn_core::time::{Duration, Instant};
 use vpn_ike::message::Identity;
 use vpn_ike::{ChildSaInfo, DownReason, Endpoint, EndpointConfig, Event, IkeSaHandle, PeerConfig, PortKind};
+use vpn_transport::binding::{BindingConfig, BindingEvent};
+use vpn_transport::SaBinding;
 
 #[allow(unused_imports)]
 pub use vpn_ike::ChildDownReason;
@@ -42,65 +44,24 @@ pub struct Node {
     pub ep: Endpoint<ChaCha20Rng>,
     pub addr: SocketAddr,
     pub events: Vec<Event>,
-    /// The ESP SAs a host following the events (as the driver does) would have installed.
-    pub sad: SadModel,
+    /// The ESP SAs the host installed from the events: the gateway's SA binding.
+    pub sad: SaBinding,
 }
 
-/// What a host installs from the events: inbound SAs, outbound SAs, and for each Child SA the
-/// outbound SPI its policy sends on (moved to the successor on `ChildSaRekeyed`).
-#[derive(Debug, Default, Clone)]
-pub struct SadModel {
-    /// Inbound SPI -> IKE SA handle.
-    pub inbound: BTreeMap<u32, IkeSaHandle>,
-    pub outbound: std::collections::BTreeSet<u32>,
-    /// Policy (keyed by the inbound SPI of the Child SA it belongs to) -> outbound SPI.
-    pub policies: BTreeMap<u32, u32>,
-    /// Inbound SPI -> outbound SPI of every installed pair.
-    pub pairs: BTreeMap<u32, u32>,
+/// The SA binding a host keeps from the events (the gateway's own): the simulator's hosts send
+/// plain ESP, so no UDP encapsulation is needed.
+pub fn host_binding() -> SaBinding {
+    SaBinding::new(BindingConfig { raw_esp: true, ..BindingConfig::default() })
 }
 
-impl SadModel {
-    pub fn apply(&mut self, e: &Event) {
-        match e {
-            Event::ChildSaUp(c) => {
-                self.inbound.insert(c.spi_in, c.handle);
-                self.outbound.insert(c.spi_out);
-                self.pairs.insert(c.spi_in, c.spi_out);
-                if c.rekey_of.is_none() {
-                    self.policies.insert(c.spi_in, c.spi_out);
-                }
-            }
-            Event::ChildSaRekeyed { old_spi_in, new_spi_in, .. } => {
-                if let (Some(_), Some(&out)) = (self.policies.remove(old_spi_in), self.pairs.get(new_spi_in))
-                {
-                    self.policies.insert(*new_spi_in, out);
-                }
-            }
-            Event::ChildSaDown { spi_in, spi_out, .. } => {
-                self.inbound.remove(spi_in);
-                self.outbound.remove(spi_out);
-                self.pairs.remove(spi_in);
-                self.policies.remove(spi_in);
-            }
-            Event::IkeSaRekeyed { old, new } => {
-                for h in self.inbound.values_mut().filter(|h| **h == *old) {
-                    *h = *new;
-                }
-            }
-            Event::IkeSaDown { handle, .. } => {
-                let gone: Vec<u32> =
-                    self.inbound.iter().filter(|(_, h)| **h == *handle).map(|(s, _)| *s).collect();
-                for s in gone {
-                    self.inbound.remove(&s);
-                    if let Some(o) = self.pairs.remove(&s) {
-                        self.outbound.remove(&o);
-                    }
-                    self.policies.remove(&s);
-                }
-            }
-            _ => {}
-        }
-    }
+/// (inbound, outbound) SPIs of every Child SA installed in `b`.
+pub fn installed_pairs(b: &SaBinding) -> Vec<(u32, u32)> {
+    b.children().map(|c| (c.spi_in, c.spi_out)).collect()
+}
+
+/// Child SAs whose policy sends on them: one per Child SA and its rekeyed successors.
+pub fn sending(b: &SaBinding) -> Vec<(u32, u32)> {
+    b.children().filter(|c| c.sending).map(|c| (c.spi_in, c.spi_out)).collect()
 }
 
 /// A datagram on the wire.
@@ -183,7 +144,7 @@ impl Sim {
             ep: Endpoint::new(config, ChaCha20Rng::seed_from_u64(seed)),
             addr,
             events: Vec::new(),
-            sad: SadModel::default(),
+            sad: host_binding(),
         });
         self.nodes.len() - 1
     }
@@ -235,14 +196,18 @@ impl Sim {
                 self.send(w);
             }
             while let Some(e) = self.nodes[i].ep.poll_event() {
-                self.nodes[i].sad.apply(&e);
+                let now = self.now;
+                self.nodes[i].sad.handle_event(now, &e);
+                while let Some(b) = self.nodes[i].sad.poll_event() {
+                    assert!(!matches!(b, BindingEvent::Refused { .. }), "node {i}: {b:?}");
+                }
                 self.nodes[i].events.push(e);
             }
         }
         if self.gap_check && self.nodes.len() == 2 {
             for (a, b) in [(0, 1), (1, 0)] {
-                for (child, out) in &self.nodes[a].sad.policies {
-                    if !self.nodes[b].sad.inbound.contains_key(out) {
+                for (child, out) in sending(&self.nodes[a].sad) {
+                    if self.nodes[b].sad.sad().inbound(out).is_none() {
                         let at = self.now;
                         self.gaps.push(format!(
                             "{at:?}: node {a} child {child:08x} sends on {out:08x}, not installed at {b}"
@@ -258,21 +223,17 @@ impl Sim {
     pub fn assert_sas_consistent(&self) {
         for (a, b) in [(0, 1), (1, 0)] {
             let (x, y) = (&self.nodes[a].sad, &self.nodes[b].sad);
-            assert_eq!(x.inbound.len(), x.pairs.len());
-            assert_eq!(x.outbound.len(), x.pairs.len(), "node {a}: {x:?}");
-            assert_eq!(x.policies.len(), x.pairs.len(), "node {a}: one policy per pair: {x:?}");
-            for (i, o) in &x.pairs {
-                assert_eq!(
-                    y.pairs.get(o),
-                    Some(i),
-                    "node {a} pair {i:08x}/{o:08x} has no match: {x:?} {y:?}"
-                );
+            let (xp, yp) = (installed_pairs(x), installed_pairs(y));
+            assert_eq!(x.sad().inbound_sas().count(), xp.len());
+            assert_eq!(x.sad().outbound_sas().count(), xp.len(), "node {a}: {xp:?}");
+            assert_eq!(sending(x).len(), xp.len(), "node {a}: one policy per pair: {xp:?}");
+            for (i, o) in &xp {
+                assert!(yp.contains(&(*o, *i)), "node {a} pair {i:08x}/{o:08x} has no match: {xp:?} {yp:?}");
             }
             let mut ours: Vec<(u32, u32)> =
                 self.nodes[a].ep.handles().flat_map(|h| self.nodes[a].ep.child_sas(h)).collect();
             ours.sort();
-            let model: Vec<(u32, u32)> = x.pairs.iter().map(|(i, o)| (*i, *o)).collect();
-            assert_eq!(ours, model, "node {a}: endpoint and installed SAs differ");
+            assert_eq!(ours, xp, "node {a}: endpoint and installed SAs differ");
         }
     }
 
