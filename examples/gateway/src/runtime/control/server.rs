@@ -145,7 +145,9 @@ impl ControlServer {
     pub fn try_next(&self) -> Option<PendingRequest> {
         let mut q = self.shared.queue();
         let next = q.items.pop_front();
-        if q.items.is_empty() {
+        // Drain only when something was taken: the packet loop calls this every turn, and an
+        // empty queue has an empty waker, so no system call is needed then.
+        if next.is_some() && q.items.is_empty() {
             self.drain_waker();
         }
         next
