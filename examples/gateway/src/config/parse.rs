@@ -149,26 +149,7 @@ impl Walker<'_> {
             }),
             None => Some(PathBuf::from(DEFAULT_CONTROL_SOCKET)),
         };
-        let tun = self.required_str(&f, "tun", "gateway.", &span).and_then(|s| {
-            let bad = s.s.is_empty()
-                || s.s.len() > 15
-                || s.s.contains(['/', ' ', '\t', ':'])
-                || s.s == "."
-                || s.s == "..";
-            if bad {
-                self.d.span(
-                    &s.span,
-                    s.path,
-                    format!(
-                        "{:?} is not a network interface name (1 to 15 characters, no '/', ':' or spaces)",
-                        s.s
-                    ),
-                );
-                None
-            } else {
-                Some(s.s.to_string())
-            }
-        });
+        let tun = self.required_str(&f, "tun", "gateway.", &span).and_then(|s| self.interface_name(&s));
         let tun_addresses = match f.get("tun_addresses") {
             Some(v) => self
                 .str_list(v, "gateway.tun_addresses", false)

@@ -2,6 +2,7 @@
 //! SAs say it is, and every IKE and Child SA from the endpoint and the binding
 //! ([`crate::report`]).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use vpn_ike::event::IkeSaHandle;
@@ -17,15 +18,18 @@ impl Gateway {
         let labels = crate::report::Labels { name: &name, ids: &self.ids, established: &self.established };
         let ike_sas = crate::report::ike_sas(&self.driver, &labels);
         let now = Instant::now();
+        // Each IKE SA's entry carries its connection's name (names are unique): group once.
+        let mut by_name: HashMap<&str, Vec<&crate::status::IkeSaStatus>> = HashMap::new();
+        for s in &ike_sas {
+            by_name.entry(s.name.as_str()).or_default().push(s);
+        }
         let connections = self
             .config
             .connections
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
+            .map(|c| {
                 let st = self.supervisor.status(&c.name);
-                let mine: Vec<_> =
-                    ike_sas.iter().filter(|s| self.owner.get(&self.handle_by_spis(s)) == Some(&i)).collect();
+                let mine = by_name.get(c.name.as_str()).map_or(&[][..], Vec::as_slice);
                 let rekeying = mine.iter().any(|s| {
                     s.state == IkeSaState::Rekeying
                         || s.children.iter().any(|ch| ch.state == crate::status::ChildSaState::Rekeying)
@@ -68,15 +72,6 @@ impl Gateway {
             gateway: self.config.gateway.name.clone(),
             connections,
             ike_sas,
-        }
-    }
-
-    /// Our handle of an IKE SA from its SPIs in a status entry (our SPI is the handle).
-    fn handle_by_spis(&self, s: &crate::status::IkeSaStatus) -> IkeSaHandle {
-        if s.initiator {
-            IkeSaHandle(s.spi_i)
-        } else {
-            IkeSaHandle(s.spi_r)
         }
     }
 }
